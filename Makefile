@@ -1,0 +1,43 @@
+# Strata: the two commands of README.md.
+#   make demo   - install what is missing, build, run the main job
+#   make test   - install what is missing, build, run every test (plain and ASan+UBSan builds)
+# Other targets: build, asan, bench, install, clean.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+WERROR     ?= ON
+CMAKE_ARGS ?=
+
+.PHONY: all deps build asan test test-plain test-asan demo install clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_WERROR=$(WERROR) $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=ON -DSTRATA_WERROR=$(WERROR) $(CMAKE_ARGS)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-asan: asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		STRATA_TEST_SCALE=asan ctest --output-on-failure -j$(JOBS)
+
+test: test-plain test-asan
+
+demo: build
+	sh scripts/demo.sh $(BUILD)/strata
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,339 @@
+/*
+ * strata.h - the public C API of Strata, an embedded, persistent, ordered
+ * key-value store that reads and writes LevelDB's on-disk format.
+ *
+ * This header is the manual. If a function is not declared here it is not
+ * part of the API.
+ *
+ * Conventions
+ * -----------
+ * - Every fallible function returns int: STRATA_OK (0) on success, a negative
+ *   STRATA_E* code otherwise. strata_strerror(code) names the code;
+ *   strata_errmsg() gives the detailed message (file, offset or key involved)
+ *   of the last failing call *on the calling thread*, so threads sharing a
+ *   handle never race on messages (libgit2's git_error_last() model).
+ * - Keys and values are arbitrary byte strings, passed as (pointer, length).
+ *   Input buffers are borrowed for the duration of the call only; Strata
+ *   copies what it keeps.
+ * - Keys are ordered bytewise (memcmp, shorter first on a common prefix), as
+ *   LevelDB's default comparator "leveldb.BytewiseComparator".
+ * - Options are plain structs: call the matching *_init() function first,
+ *   then set the fields you care about, so the struct can grow without
+ *   breaking callers.
+ * - Destroy/close/release functions accept NULL and then do nothing.
+ *
+ * Thread safety
+ * -------------
+ * A strata_db handle may be used by any number of threads at once without
+ * external locking (as LevelDB's DB). strata_snapshot handles may be shared
+ * between threads too. strata_iter and strata_batch objects are NOT
+ * thread-safe: one thread at a time (or external locking). strata_buf is the
+ * caller's and must not be used by two calls at once.
+ *
+ * Formats: the on-disk files (write-ahead log, sorted tables, MANIFEST,
+ * CURRENT) follow LevelDB 1.23's formats; see doc/formats.md and the grammar
+ * comments at the top of src/db/log_format.h, src/table/format.h,
+ * src/db/version_edit.c and src/db/write_batch.c.
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(STRATA_STATIC_BUILD)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
+#define STRATA_VERSION_MAJOR 0
+#define STRATA_VERSION_MINOR 1
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+enum {
+  STRATA_OK = 0,
+  STRATA_ENOTFOUND = -1,   /* key (or file) not found; LevelDB's NotFound */
+  STRATA_ECORRUPTION = -2, /* bad checksum, bad format, truncated file */
+  STRATA_ENOTSUP = -3,     /* feature not supported (e.g. unknown compression) */
+  STRATA_EINVAL = -4,      /* bad argument, or database exists/missing */
+  STRATA_EIO = -5,         /* an operating-system I/O call failed */
+  STRATA_EBUSY = -6,       /* database locked by another handle or process */
+  STRATA_ENOMEM = -7,      /* allocation failed */
+  STRATA_EMISUSE = -8      /* API used wrongly (e.g. NULL handle) */
+};
+
+/* Static, human-readable name of an error code. Never NULL. Thread-safe. */
+STRATA_API const char *strata_strerror(int code);
+
+/* Detailed message of the most recent failing call made by this thread, e.g.
+ * "Corruption: /db/000005.ldb: block checksum mismatch at offset 4096".
+ * The pointer is valid until the next Strata call on this thread. Returns ""
+ * when no call has failed on this thread. Thread-safe (per-thread storage). */
+STRATA_API const char *strata_errmsg(void);
+
+/* ------------------------------------------------------------------------ */
+/* Caller-owned output buffer                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A growable byte buffer owned by the caller, used for values handed back by
+ * strata_get() and strata_property(). Strata grows it with realloc() when it
+ * is too small and never shrinks it, so a loop of gets that reuses one buffer
+ * does not allocate once it has grown to the largest value.
+ * Initialise with STRATA_BUF_INIT (or zeroes); free with strata_buf_free().
+ * data is not NUL-terminated unless a function says so. */
+typedef struct strata_buf {
+  char *data;  /* owned by the buffer; may be NULL while cap == 0 */
+  size_t size; /* bytes of valid content */
+  size_t cap;  /* bytes allocated */
+} strata_buf;
+
+#define STRATA_BUF_INIT {NULL, 0, 0}
+
+/* Frees buf->data and resets the buffer to empty. NULL is a no-op. */
+STRATA_API void strata_buf_free(strata_buf *buf);
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum strata_compression {
+  STRATA_COMPRESSION_NONE = 0,   /* LevelDB kNoCompression */
+  STRATA_COMPRESSION_SNAPPY = 1, /* LevelDB kSnappyCompression */
+  STRATA_COMPRESSION_ZSTD = 2    /* LevelDB kZstdCompression (reserved) */
+} strata_compression;
+
+#define STRATA_OPTIONS_VERSION 1
+
+/* Options for strata_open(). Defaults (set by strata_options_init) equal
+ * LevelDB 1.23's. */
+typedef struct strata_options {
+  unsigned version;           /* STRATA_OPTIONS_VERSION */
+  int create_if_missing;      /* create the database if absent (default 0) */
+  int error_if_exists;        /* fail with STRATA_EINVAL if it exists (0) */
+  int paranoid_checks;        /* treat any corruption seen as fatal (0) */
+  size_t write_buffer_size;   /* bytes of memtable before it is flushed to a
+                                 level-0 table (4 MiB) */
+  int max_open_files;         /* bound of open table files kept in the table
+                                 cache is this minus 10 (1000) */
+  size_t block_size;          /* approximate uncompressed bytes of user data
+                                 per table data block (4 KiB) */
+  int block_restart_interval; /* keys between restart points (16) */
+  size_t max_file_size;       /* bytes a table may grow to before compaction
+                                 starts a new one (2 MiB) */
+  int compression;            /* a strata_compression (SNAPPY) */
+} strata_options;
+
+/* Fills *opt with the defaults above. */
+STRATA_API void strata_options_init(strata_options *opt);
+
+typedef struct strata_snapshot strata_snapshot;
+
+/* Options for reads and iterators. */
+typedef struct strata_read_options {
+  unsigned version;                /* STRATA_OPTIONS_VERSION */
+  int verify_checksums;            /* check block CRCs on this read (0) */
+  int fill_cache;                  /* cache blocks read (1) */
+  const strata_snapshot *snapshot; /* read as of this snapshot; NULL = an
+                                      implicit snapshot of the current state */
+} strata_read_options;
+
+STRATA_API void strata_read_options_init(strata_read_options *opt);
+
+/* Options for writes. */
+typedef struct strata_write_options {
+  unsigned version; /* STRATA_OPTIONS_VERSION */
+  int sync;         /* 1: return only after the write-ahead log record is on
+                       stable storage (fdatasync). 0 (default): return once the
+                       record is in the OS page cache -- a process crash loses
+                       nothing acknowledged; a machine crash may lose the most
+                       recent writes. */
+} strata_write_options;
+
+STRATA_API void strata_write_options_init(strata_write_options *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Database                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_db strata_db;
+
+/* Opens (and with create_if_missing, creates) the database in directory
+ * `path`, replaying any write-ahead logs left by a previous process.
+ * opt may be NULL for the defaults. On success *dbp receives a handle that
+ * the caller owns and must close with strata_close().
+ * The handle holds an OS lock on path/LOCK until closed.
+ * Errors: STRATA_EINVAL (missing without create_if_missing, exists with
+ * error_if_exists, path is not a directory), STRATA_EBUSY (locked by another
+ * handle in this or another process), STRATA_ECORRUPTION (CURRENT, MANIFEST
+ * or a log damaged), STRATA_EIO, STRATA_ENOMEM. */
+STRATA_API int strata_open(const char *path, const strata_options *opt,
+                           strata_db **dbp);
+
+/* Waits for background work to stop, releases the lock and frees the
+ * handle. Iterators and snapshots must have been released first (leftover
+ * ones are leaked, not freed). NULL is a no-op. Writes acknowledged before
+ * close are durable as their sync flag promised; nothing is lost by closing
+ * without a flush (the log is replayed at the next open). */
+STRATA_API void strata_close(strata_db *db);
+
+/* Stores key -> value, replacing any earlier value. wopt may be NULL.
+ * Errors: STRATA_EIO (log write or sync failed; after a failed sync every
+ * later write fails too), STRATA_ENOMEM, STRATA_EINVAL (key or value larger
+ * than 4 GiB - 1). */
+STRATA_API int strata_put(strata_db *db, const strata_write_options *wopt,
+                          const void *key, size_t klen, const void *val,
+                          size_t vlen);
+
+/* Removes key if present. Deleting a missing key is not an error. */
+STRATA_API int strata_delete(strata_db *db, const strata_write_options *wopt,
+                             const void *key, size_t klen);
+
+/* Looks key up and copies its value into *val (val->size set; buffer grown
+ * as needed). ropt may be NULL. Returns STRATA_ENOTFOUND when the key is
+ * absent (val untouched). Errors: STRATA_ECORRUPTION, STRATA_EIO,
+ * STRATA_ENOMEM. Thread-safe; val must not be shared between threads. */
+STRATA_API int strata_get(strata_db *db, const strata_read_options *ropt,
+                          const void *key, size_t klen, strata_buf *val);
+
+/* ------------------------------------------------------------------------ */
+/* Write batches                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A batch of puts and deletes applied atomically and in order by
+ * strata_write(). Its contents use LevelDB's batch encoding. Not thread-safe.
+ */
+typedef struct strata_batch strata_batch;
+
+/* Creates an empty batch owned by the caller (free with
+ * strata_batch_destroy). Errors: STRATA_ENOMEM. */
+STRATA_API int strata_batch_create(strata_batch **bp);
+STRATA_API void strata_batch_destroy(strata_batch *b);
+/* Queue a put/delete. Errors: STRATA_ENOMEM, STRATA_EINVAL (size > 4 GiB-1)
+ * -- on error the batch is unchanged. */
+STRATA_API int strata_batch_put(strata_batch *b, const void *key, size_t klen,
+                                const void *val, size_t vlen);
+STRATA_API int strata_batch_delete(strata_batch *b, const void *key,
+                                   size_t klen);
+/* Empties the batch, keeping its memory for reuse. */
+STRATA_API void strata_batch_clear(strata_batch *b);
+/* Number of operations queued. */
+STRATA_API uint32_t strata_batch_count(const strata_batch *b);
+/* Bytes of the batch's encoding (what it adds to the write-ahead log). */
+STRATA_API size_t strata_batch_size(const strata_batch *b);
+/* Calls put (for a put) or del (for a delete) for each queued operation in
+ * order. Key and value pointers are valid only during the callback.
+ * Returns STRATA_ECORRUPTION if the encoding is damaged. */
+STRATA_API int strata_batch_iterate(
+    const strata_batch *b, void *state,
+    void (*put)(void *state, const char *k, size_t klen, const char *v,
+                size_t vlen),
+    void (*del)(void *state, const char *k, size_t klen));
+/* Appends all operations of src to dst. Errors: STRATA_ENOMEM. */
+STRATA_API int strata_batch_append(strata_batch *dst, const strata_batch *src);
+
+/* Applies every operation of b atomically: after a crash either all of them
+ * or none are present. b is not modified and may be reused. wopt may be
+ * NULL. Errors as strata_put(). */
+STRATA_API int strata_write(strata_db *db, const strata_write_options *wopt,
+                            const strata_batch *b);
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Returns a handle on the current state: reads through it see neither later
+ * writes nor later deletes. Release with strata_snapshot_release() on the
+ * same db. Returns NULL only when out of memory. Thread-safe. */
+STRATA_API const strata_snapshot *strata_snapshot_get(strata_db *db);
+STRATA_API void strata_snapshot_release(strata_db *db,
+                                        const strata_snapshot *snap);
+
+/* ------------------------------------------------------------------------ */
+/* Iterators                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* An ordered cursor over the database as of one snapshot (ropt->snapshot,
+ * or the state when the iterator was created). Not thread-safe. Must be
+ * destroyed before its db is closed. */
+typedef struct strata_iter strata_iter;
+
+/* Creates an iterator, initially not valid. ropt may be NULL.
+ * Errors: STRATA_ENOMEM, STRATA_EIO, STRATA_ECORRUPTION. */
+STRATA_API int strata_iter_create(strata_db *db,
+                                  const strata_read_options *ropt,
+                                  strata_iter **itp);
+STRATA_API void strata_iter_destroy(strata_iter *it);
+
+/* Positioning. After each call check strata_iter_valid(); when it is 0,
+ * strata_iter_status() tells whether the end was reached (STRATA_OK) or an
+ * error stopped the iterator (sticky). */
+STRATA_API void strata_iter_seek_to_first(strata_iter *it);
+STRATA_API void strata_iter_seek_to_last(strata_iter *it);
+/* Positions at the first key >= key. */
+STRATA_API void strata_iter_seek(strata_iter *it, const void *key,
+                                 size_t klen);
+/* REQUIRE: strata_iter_valid(it). */
+STRATA_API void strata_iter_next(strata_iter *it);
+STRATA_API void strata_iter_prev(strata_iter *it);
+STRATA_API int strata_iter_valid(const strata_iter *it);
+
+/* The current key/value. REQUIRE: valid. The memory is owned by the
+ * iterator and stays valid until the next positioning call or destroy. */
+STRATA_API const char *strata_iter_key(const strata_iter *it, size_t *klen);
+STRATA_API const char *strata_iter_value(const strata_iter *it, size_t *vlen);
+
+/* STRATA_OK, or the error that stopped the iterator (also sets
+ * strata_errmsg() on this thread). */
+STRATA_API int strata_iter_status(const strata_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/* Maintenance and introspection                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Compacts the key range [begin, end] (NULL begin = from the first key, NULL
+ * end = to the last key): flushes the memtable, then pushes overlapping
+ * tables down the levels, dropping deleted and overwritten entries.
+ * Blocks until done. Errors: STRATA_EIO, STRATA_ECORRUPTION. */
+STRATA_API int strata_compact_range(strata_db *db, const void *begin,
+                                    size_t blen, const void *end, size_t elen);
+
+/* Copies a property's value, NUL-terminated (size excludes the NUL), into
+ * *out. Known properties (LevelDB's names):
+ *   "leveldb.num-files-at-level<N>"   number of tables at level N
+ *   "leveldb.stats"                   multi-line table of per-level files,
+ *                                     bytes and compaction work
+ *   "leveldb.sstables"                every table of every level
+ *   "leveldb.approximate-memory-usage" bytes held by memtables
+ *   "strata.level-bytes<N>"           total bytes of tables at level N
+ * Errors: STRATA_ENOTFOUND for an unknown name, STRATA_ENOMEM. */
+STRATA_API int strata_property(strata_db *db, const char *name,
+                               strata_buf *out);
+
+/* Approximate file-system bytes used by the keys in [start, limit) for each
+ * of n ranges: sizes[i] for range i. Memtable contents are not counted.
+ * Errors: STRATA_EIO. */
+STRATA_API int strata_approximate_sizes(strata_db *db, int n,
+                                        const void *const *start,
+                                        const size_t *start_len,
+                                        const void *const *limit,
+                                        const size_t *limit_len,
+                                        uint64_t *sizes);
+
+/* Deletes every file of the database at path, then the directory if it is
+ * empty. The database must not be open. A missing directory is not an
+ * error. opt may be NULL. Errors: STRATA_EBUSY, STRATA_EIO. */
+STRATA_API int strata_destroy(const char *path, const strata_options *opt);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_H */

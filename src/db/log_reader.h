@@ -1,0 +1,46 @@
+/*
+ * log_reader.h - reads records back from a write-ahead log or MANIFEST
+ * (format in log_format.h). Not thread-safe.
+ *
+ * Damage is reported, not fatal: a bad checksum, a bad length or an
+ * unexpected fragment type drops the bytes involved (reported through the
+ * corruption callback with the byte count and a reason) and reading goes
+ * on at the next record. A record cut short at the end of the file (a
+ * writer that died mid-record) is not reported: it was never acknowledged.
+ */
+#ifndef ST_LOG_READER_H
+#define ST_LOG_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "env/env.h"
+#include "util/slice.h"
+
+typedef struct st_log_reader st_log_reader;
+
+/* Called for each dropped stretch: bytes lost and a static reason. */
+typedef void (*st_log_corruption_fn)(void *arg, uint64_t offset, size_t bytes,
+                                     const char *reason);
+
+/* A reader of file (borrowed: the caller closes it after freeing the
+ * reader). checksum: verify CRCs. report may be NULL. NULL when out of
+ * memory. */
+st_log_reader *st_log_reader_new(st_seqfile *file, int checksum,
+                                 st_log_corruption_fn report, void *arg);
+
+/* Reads the next record into *record (valid until the next call or free).
+ * Returns 1 for a record, 0 at end of file, or a negative error (STRATA_EIO
+ * from the file, STRATA_ENOMEM). */
+int st_log_read_record(st_log_reader *r, st_slice *record);
+
+/* File offset of the start of the last record returned. */
+uint64_t st_log_last_record_offset(const st_log_reader *r);
+
+/* Offset just past the last good record (the length a writer reusing the
+ * file should continue from). */
+uint64_t st_log_end_offset(const st_log_reader *r);
+
+void st_log_reader_free(st_log_reader *r);
+
+#endif

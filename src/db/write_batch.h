@@ -1,0 +1,61 @@
+/*
+ * write_batch.h - the internals of strata_batch (public API in strata.h).
+ *
+ * Encoding (LevelDB's WriteBatch rep, also the payload of each write-ahead
+ * log record; the grammar is repeated at the top of write_batch.c):
+ *   rep    := sequence:fixed64 count:fixed32 record*
+ *   record := 0x1 key:lenprefixed value:lenprefixed     (put)
+ *           | 0x0 key:lenprefixed                       (delete)
+ * Record i gets sequence number `sequence + i` when applied.
+ */
+#ifndef ST_WRITE_BATCH_H
+#define ST_WRITE_BATCH_H
+
+#include <stdint.h>
+
+#include "strata.h"
+#include "util/buf.h"
+
+#define ST_BATCH_HEADER 12
+
+struct strata_batch {
+  st_buf rep; /* always >= ST_BATCH_HEADER bytes */
+};
+
+struct st_memtable;
+
+/* Initialises/frees a batch embedded in another struct. */
+int st_batch_init(strata_batch *b);
+void st_batch_release(strata_batch *b);
+
+static inline uint64_t st_batch_sequence(const strata_batch *b) {
+  return st_get_fixed64(b->rep.data);
+}
+static inline void st_batch_set_sequence(strata_batch *b, uint64_t seq) {
+  st_put_fixed64(b->rep.data, seq);
+}
+static inline uint32_t st_batch_get_count(const strata_batch *b) {
+  return st_get_fixed32(b->rep.data + 8);
+}
+static inline void st_batch_set_count(strata_batch *b, uint32_t n) {
+  st_put_fixed32(b->rep.data + 8, n);
+}
+static inline st_slice st_batch_contents(const strata_batch *b) {
+  return st_buf_slice(&b->rep);
+}
+
+/* Replaces b's rep with contents (e.g. a record read from a log). Errors:
+ * STRATA_ECORRUPTION if shorter than the header, STRATA_ENOMEM. */
+int st_batch_set_contents(strata_batch *b, st_slice contents);
+
+/* Inserts every record into mem with sequence numbers sequence, sequence+1,
+ * ... Errors: STRATA_ECORRUPTION (bad encoding or a count that disagrees
+ * with the records; nothing is inserted then: the batch is checked before
+ * the first insert), STRATA_ENOMEM. */
+int st_batch_insert_into(const strata_batch *b, struct st_memtable *mem);
+
+/* Checks the encoding: every record parses and the count matches.
+ * Returns 0 or STRATA_ECORRUPTION. */
+int st_batch_validate(const strata_batch *b);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * table.h - reads a sorted table. An open table is immutable and may be
+ * used by many threads at once (lookups and iterators).
+ */
+#ifndef ST_TABLE_H
+#define ST_TABLE_H
+
+#include <stdint.h>
+
+#include "env/env.h"
+#include "table/iterator.h"
+#include "table/table_options.h"
+
+typedef struct st_table st_table;
+
+/* Opens the table in file (ownership passes to the table, which closes it;
+ * on failure the file is closed too), reading the footer, index and
+ * meta-index. file_size is the file's length; path is used in error
+ * messages only (copied). opt is copied; its ucmp and block_cache must
+ * outlive the table.
+ * Errors: STRATA_ECORRUPTION ("<path>: bad magic number", truncated file,
+ * bad block checksum, ...), STRATA_EIO, STRATA_ENOMEM. */
+int st_table_open(const st_table_options *opt, st_rafile *file,
+                  uint64_t file_size, const char *path, st_table **out);
+
+/* Closes the file and frees t. NULL is a no-op. */
+void st_table_close(st_table *t);
+
+/* An iterator over the table's entries (internal keys). The table must
+ * outlive it. NULL when out of memory. */
+st_iter *st_table_iter(st_table *t, const st_read_opts *ro);
+
+/* Point lookup: seeks the first entry whose internal key is >= ikey and,
+ * if there is one, calls fn(arg, its_key, its_value) once (the slices are
+ * valid only during the call). Without an entry >= ikey fn is not called.
+ * Returns 0 or an error (STRATA_ECORRUPTION, STRATA_EIO, STRATA_ENOMEM), or
+ * whatever non-zero fn returned. */
+int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey,
+                 void *arg, int (*fn)(void *arg, st_slice k, st_slice v));
+
+/* Approximate file offset where ikey's data would begin (for approximate
+ * sizes): the offset of the data block that would hold it, or the offset
+ * of the meta-index block when past the last key. */
+uint64_t st_table_approximate_offset(st_table *t, st_slice ikey);
+
+#endif

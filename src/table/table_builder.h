@@ -1,0 +1,41 @@
+/*
+ * table_builder.h - writes a sorted table (format in table/format.h) from
+ * internal keys added in strictly increasing internal-key order.
+ * Not thread-safe.
+ */
+#ifndef ST_TABLE_BUILDER_H
+#define ST_TABLE_BUILDER_H
+
+#include <stdint.h>
+
+#include "env/env.h"
+#include "table/table_options.h"
+
+typedef struct st_table_builder st_table_builder;
+
+/* A builder writing to file (borrowed: the caller syncs and closes it after
+ * finish/abandon). opt is copied; opt->ucmp must outlive the builder.
+ * NULL when out of memory. */
+st_table_builder *st_table_builder_new(const st_table_options *opt,
+                                       st_wfile *file);
+
+/* Adds an entry. REQUIRE: ikey > every key added before (internal order),
+ * not finished. Errors (sticky: later calls return the same): STRATA_EIO,
+ * STRATA_ENOMEM. */
+int st_table_builder_add(st_table_builder *b, st_slice ikey, st_slice value);
+
+/* Writes the last data block, the meta-index, index block and footer.
+ * The file is not synced. Errors: STRATA_EIO, STRATA_ENOMEM. */
+int st_table_builder_finish(st_table_builder *b);
+
+/* Stops without finishing; the caller deletes the file. */
+void st_table_builder_abandon(st_table_builder *b);
+
+uint64_t st_table_builder_num_entries(const st_table_builder *b);
+/* Bytes written so far (the file size after finish). */
+uint64_t st_table_builder_file_size(const st_table_builder *b);
+
+/* Frees b (after finish or abandon). NULL is a no-op. */
+void st_table_builder_free(st_table_builder *b);
+
+#endif

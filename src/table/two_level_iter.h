@@ -1,0 +1,23 @@
+/*
+ * two_level_iter.h - an iterator over an index iterator whose values name
+ * blocks (or files): for each index entry, block_fn opens the iterator over
+ * what the value names. Used for a table's index -> data blocks and for a
+ * level's file list -> tables. Errors from block_fn or children are sticky
+ * in status(). Not thread-safe.
+ */
+#ifndef ST_TWO_LEVEL_ITER_H
+#define ST_TWO_LEVEL_ITER_H
+
+#include "table/iterator.h"
+
+/* Opens the second-level iterator for index value `handle`. Returns an
+ * iterator (possibly an st_iter_empty(err) carrying an error) or NULL when
+ * out of memory. */
+typedef st_iter *(*st_block_fn)(void *arg, st_slice handle);
+
+/* Takes ownership of index_iter. NULL when out of memory (index_iter is
+ * destroyed then). */
+st_iter *st_two_level_iter_new(st_iter *index_iter, st_block_fn block_fn,
+                               void *arg);
+
+#endif
