@@ -1,0 +1,837 @@
+/*
+ * db.c - the database: open and recovery, the write path (group commit),
+ * point reads, snapshots, close. See db_impl.h for the locking rules.
+ *
+ * Write path: each writer joins a queue; the writer at its head gathers the
+ * batches queued behind it into one group, assigns it consecutive sequence
+ * numbers, appends it to the write-ahead log as one record (one write()
+ * call; fdatasync too if any member asked for sync), inserts it into the
+ * memtable, publishes the new last sequence, then wakes the group. Readers
+ * see a write only once its sequence is published, so a batch is visible
+ * all at once.
+ */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/db_impl.h"
+#include "db/filename.h"
+#include "db/log_reader.h"
+#include "util/internal_key.h"
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+/* ------------------------------------------------------------------------ */
+
+void strata_options_init(strata_options *o) {
+  memset(o, 0, sizeof *o);
+  o->version = STRATA_OPTIONS_VERSION;
+  o->write_buffer_size = 4 << 20;
+  o->max_open_files = 1000;
+  o->block_size = 4096;
+  o->block_restart_interval = 16;
+  o->max_file_size = 2 << 20;
+  o->compression = STRATA_COMPRESSION_SNAPPY;
+}
+
+void strata_read_options_init(strata_read_options *o) {
+  memset(o, 0, sizeof *o);
+  o->version = STRATA_OPTIONS_VERSION;
+  o->fill_cache = 1;
+}
+
+void strata_write_options_init(strata_write_options *o) {
+  memset(o, 0, sizeof *o);
+  o->version = STRATA_OPTIONS_VERSION;
+}
+
+#define CLIP(v, lo, hi) ((v) < (lo) ? (lo) : ((v) > (hi) ? (hi) : (v)))
+
+/* Keeps options in workable ranges (LevelDB's SanitizeOptions; our lower
+ * bounds are smaller so tests can force many flushes and tiny blocks). */
+static void sanitize(strata_options *o) {
+  o->write_buffer_size = CLIP(o->write_buffer_size, (size_t)16 << 10, (size_t)1 << 30);
+  o->max_open_files = CLIP(o->max_open_files, 20, 50000);
+  o->block_size = CLIP(o->block_size, (size_t)64, (size_t)4 << 20);
+  o->block_restart_interval = CLIP(o->block_restart_interval, 1, 1 << 16);
+  o->max_file_size = CLIP(o->max_file_size, (size_t)16 << 10, (size_t)1 << 30);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Info log                                                                 */
+/* ------------------------------------------------------------------------ */
+
+void st_db_log(strata_db *db, const char *fmt, ...) {
+  if (!db->info_log) return;
+  char line[1024];
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  localtime_r(&ts.tv_sec, &tm);
+  int n = snprintf(line, sizeof line, "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   ts.tv_nsec / 1000);
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+  va_end(ap);
+  size_t len = (size_t)n + (m < 0 ? 0 : ((size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m : sizeof line - (size_t)n - 2));
+  line[len++] = '\n';
+  pthread_mutex_lock(&db->info_log_mu);
+  /* The info log is advisory: its errors are ignored. */
+  if (db->info_log->append(db->info_log, line, len) == 0) db->info_log->flush(db->info_log);
+  pthread_mutex_unlock(&db->info_log_mu);
+}
+
+static void open_info_log(strata_db *db) {
+  char *path = st_info_log_file_name(db->dbname);
+  char *old = st_old_info_log_file_name(db->dbname);
+  if (path && old) {
+    if (db->env->exists(db->env, path)) db->env->rename(db->env, path, old);
+    if (db->env->new_wfile(db->env, path, &db->info_log) != 0) db->info_log = NULL;
+  }
+  free(path);
+  free(old);
+  st_err_clear();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+void st_db_record_bg_error(strata_db *db, int rc) {
+  if (db->bg_error.code == 0) {
+    st_error_capture(&db->bg_error, rc);
+    st_db_log(db, "background error (all later writes fail): %s", db->bg_error.msg);
+    pthread_cond_broadcast(&db->bg_cv);
+  }
+}
+
+int st_db_pending_add(strata_db *db, uint64_t number) {
+  if (db->npending == db->cap_pending) {
+    size_t cap = db->cap_pending ? db->cap_pending * 2 : 16;
+    uint64_t *p = realloc(db->pending, cap * sizeof *p);
+    if (!p) return st_err(STRATA_ENOMEM, "pending outputs");
+    db->pending = p;
+    db->cap_pending = cap;
+  }
+  db->pending[db->npending++] = number;
+  return 0;
+}
+
+void st_db_pending_remove(strata_db *db, uint64_t number) {
+  for (size_t i = 0; i < db->npending; i++) {
+    if (db->pending[i] == number) {
+      db->pending[i] = db->pending[--db->npending];
+      return;
+    }
+  }
+}
+
+uint64_t st_db_smallest_snapshot(strata_db *db) {
+  if (db->snapshots.next != &db->snapshots) return db->snapshots.next->sequence;
+  return db->vs.last_sequence;
+}
+
+/* Lookup key for a point read: user_key + tag(seq, TYPE_FOR_SEEK), in buf
+ * (stack) when it fits, else in big. */
+static st_slice make_lookup(st_slice key, uint64_t seq, char *buf, size_t bufsz, st_buf *big) {
+  if (key.size + 8 <= bufsz) {
+    memcpy(buf, key.data, key.size);
+    st_put_fixed64(buf + key.size, st_pack_tag(seq, ST_TYPE_FOR_SEEK));
+    return st_slice_make(buf, key.size + 8);
+  }
+  if (st_ikey_append(big, key, seq, ST_TYPE_FOR_SEEK)) return st_slice_make(NULL, 0);
+  return st_buf_slice(big);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Write path                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Syncs and closes the current log, opens a new one, and turns the
+ * memtable into the immutable one for the background thread to flush.
+ * REQUIRE: mu held, imm == NULL. */
+static int switch_memtable(strata_db *db) {
+  uint64_t number = st_vset_new_file_number(&db->vs);
+  char *path = st_log_file_name(db->dbname, number);
+  if (!path) return st_err(STRATA_ENOMEM, "log file name");
+  st_wfile *f = NULL;
+  int rc = db->env->new_wfile(db->env, path, &f);
+  free(path);
+  st_log_writer *log = NULL;
+  if (!rc) {
+    log = st_log_writer_new(f, 0);
+    if (!log) {
+      f->close(f);
+      rc = st_err(STRATA_ENOMEM, "log writer");
+    }
+  }
+  /* The new log's directory entry must survive a machine crash before a
+   * sync write into it is acknowledged. */
+  if (!rc) rc = db->env->sync_dir(db->env, db->dbname);
+  st_memtable *mem = NULL;
+  if (!rc) {
+    mem = st_memtable_new(db->ucmp);
+    if (!mem) rc = st_err(STRATA_ENOMEM, "memtable");
+  }
+  if (rc) {
+    st_log_writer_close(log);
+    st_vset_reuse_file_number(&db->vs, number);
+    return rc;
+  }
+  /* Sync the old log before moving on: its records are acknowledged and
+   * its memtable may not reach a table before a machine crash. */
+  rc = st_log_sync(db->log);
+  int crc = st_log_writer_close(db->log);
+  if (!rc) rc = crc;
+  db->log = log;
+  db->logfile_number = number;
+  db->imm = db->mem;
+  atomic_store_explicit(&db->has_imm, 1, memory_order_release);
+  db->mem = mem;
+  if (rc) st_db_record_bg_error(db, rc);
+  st_db_maybe_schedule(db);
+  return rc;
+}
+
+/* Waits until the memtable has room for a write (or, with force, switches
+ * to a new memtable), applying L0 back-pressure. REQUIRE: mu held, caller
+ * is the queue head. */
+static int make_room_for_write(strata_db *db, int force) {
+  int allow_delay = !force;
+  for (;;) {
+    if (db->bg_error.code) return st_error_raise(&db->bg_error);
+    int l0 = st_vset_num_level_files(&db->vs, 0);
+    if (allow_delay && l0 >= ST_L0_SLOWDOWN_TRIGGER) {
+      /* Close to the hard limit: delay this write by 1 ms rather than
+       * stall one write for seconds later; each write is delayed once. */
+      pthread_mutex_unlock(&db->mu);
+      db->env->sleep_micros(db->env, 1000);
+      pthread_mutex_lock(&db->mu);
+      allow_delay = 0;
+    } else if (!force && st_memtable_memory_usage(db->mem) <= db->opts.write_buffer_size) {
+      return 0;
+    } else if (db->imm) {
+      /* The previous memtable is still being flushed. */
+      pthread_cond_wait(&db->bg_cv, &db->mu);
+    } else if (l0 >= ST_L0_STOP_TRIGGER) {
+      st_db_log(db, "too many L0 files (%d); waiting", l0);
+      pthread_cond_wait(&db->bg_cv, &db->mu);
+    } else {
+      int rc = switch_memtable(db);
+      if (rc) return rc;
+      force = 0;
+    }
+  }
+}
+
+/* Gathers the batches of the writers after the head into db->group (the
+ * head's batch first), up to about 1 MiB -- less when the head's batch is
+ * small, so a small write is not slowed down much by a big group. A sync
+ * write is not added to a non-sync group. Returns the last writer taken.
+ * REQUIRE: mu held. */
+static st_writer *build_group(strata_db *db, int *rc) {
+  st_writer *first = db->wq_head, *last = first;
+  size_t size = strata_batch_size(first->batch);
+  size_t max = 1 << 20;
+  if (size <= (128 << 10)) max = size + (128 << 10);
+  *rc = st_buf_set(&db->group.rep, first->batch->rep.data, first->batch->rep.size);
+  for (st_writer *w = first->next; w && !*rc; w = w->next) {
+    if (w->sync && !first->sync) break;
+    if (!w->batch) break; /* a flush request is handled on its own */
+    size_t wsz = strata_batch_size(w->batch);
+    if (size + wsz > max) break;
+    size += wsz;
+    *rc = st_buf_append(&db->group.rep, w->batch->rep.data + ST_BATCH_HEADER,
+                        w->batch->rep.size - ST_BATCH_HEADER);
+    if (!*rc)
+      st_batch_set_count(&db->group, st_batch_get_count(&db->group) + st_batch_get_count(w->batch));
+    last = w;
+  }
+  return last;
+}
+
+int st_db_write(strata_db *db, int sync, const strata_batch *batch) {
+  st_writer w;
+  w.batch = batch;
+  w.sync = sync;
+  w.done = 0;
+  w.rc = 0;
+  w.next = NULL;
+  pthread_cond_init(&w.cv, NULL);
+
+  pthread_mutex_lock(&db->mu);
+  if (db->wq_tail) db->wq_tail->next = &w;
+  else db->wq_head = &w;
+  db->wq_tail = &w;
+  while (!w.done && db->wq_head != &w) pthread_cond_wait(&w.cv, &db->mu);
+  if (w.done) {
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    if (w.rc) st_error_raise(&w.err);
+    return w.rc;
+  }
+
+  /* This writer is the queue head: it writes for the group. */
+  int rc = make_room_for_write(db, batch == NULL);
+  st_writer *last = &w;
+  if (!rc && batch) {
+    last = build_group(db, &rc);
+    uint64_t seq = db->vs.last_sequence + 1;
+    uint32_t count = st_batch_get_count(&db->group);
+    if (!rc) {
+      st_batch_set_sequence(&db->group, seq);
+      int need_sync = w.sync;
+      st_log_writer *log = db->log;
+      st_memtable *mem = db->mem;
+      /* Other writers only queue up while the lock is released; mem and
+       * log change only under the queue head, which is us. */
+      pthread_mutex_unlock(&db->mu);
+      rc = st_log_add_record(log, st_batch_contents(&db->group));
+      if (!rc && need_sync) rc = st_log_sync(log);
+      int log_failed = rc != 0;
+      if (!rc) rc = st_batch_insert_into(&db->group, mem);
+      pthread_mutex_lock(&db->mu);
+      if (log_failed) {
+        /* The log may now hold a torn or unsynced record: refuse every
+         * later write rather than pretend they are durable. */
+        st_db_record_bg_error(db, rc);
+      } else if (rc == 0) {
+        db->vs.last_sequence = seq + count - 1;
+      }
+    }
+  }
+
+  /* Wake the group's members with the result, then the next head. */
+  st_error err;
+  if (rc) st_error_capture(&err, rc);
+  for (;;) {
+    st_writer *ready = db->wq_head;
+    db->wq_head = ready->next;
+    if (!db->wq_head) db->wq_tail = NULL;
+    if (ready != &w) {
+      ready->rc = rc;
+      if (rc) ready->err = err;
+      ready->done = 1;
+      pthread_cond_signal(&ready->cv);
+    }
+    if (ready == last) break;
+  }
+  if (db->wq_head) pthread_cond_signal(&db->wq_head->cv);
+  pthread_mutex_unlock(&db->mu);
+  pthread_cond_destroy(&w.cv);
+  if (rc) st_error_raise(&err);
+  return rc;
+}
+
+static int sync_flag(const strata_write_options *wopt) { return wopt ? wopt->sync : 0; }
+
+int strata_write(strata_db *db, const strata_write_options *wopt, const strata_batch *b) {
+  if (!db || !b) return st_err(STRATA_EMISUSE, "strata_write: NULL %s", db ? "batch" : "db");
+  if (st_batch_get_count(b) == 0) return 0;
+  return st_db_write(db, sync_flag(wopt), b);
+}
+
+int strata_put(strata_db *db, const strata_write_options *wopt, const void *key, size_t klen,
+               const void *val, size_t vlen) {
+  if (!db) return st_err(STRATA_EMISUSE, "strata_put: NULL db");
+  if (klen > 0xffffffffu || vlen > 0xffffffffu)
+    return st_err(STRATA_EINVAL, "strata_put: key or value larger than 4 GiB - 1");
+  /* A one-record batch built on the stack for small entries. */
+  strata_batch b;
+  char stackbuf[512];
+  size_t need = ST_BATCH_HEADER + 1 + 2 * ST_MAX_VARINT32 + klen + vlen;
+  if (need <= sizeof stackbuf) {
+    char *p = stackbuf;
+    memset(p, 0, ST_BATCH_HEADER);
+    st_put_fixed32(p + 8, 1);
+    p += ST_BATCH_HEADER;
+    *p++ = ST_TYPE_VALUE;
+    p = st_put_varint32(p, (uint32_t)klen);
+    if (klen) memcpy(p, key, klen);
+    p += klen;
+    p = st_put_varint32(p, (uint32_t)vlen);
+    if (vlen) memcpy(p, val, vlen);
+    p += vlen;
+    b.rep.data = stackbuf;
+    b.rep.size = (size_t)(p - stackbuf);
+    b.rep.cap = sizeof stackbuf;
+    return st_db_write(db, sync_flag(wopt), &b);
+  }
+  if (st_batch_init(&b)) return STRATA_ENOMEM;
+  int rc = strata_batch_put(&b, key, klen, val, vlen);
+  if (!rc) rc = st_db_write(db, sync_flag(wopt), &b);
+  st_batch_release(&b);
+  return rc;
+}
+
+int strata_delete(strata_db *db, const strata_write_options *wopt, const void *key,
+                  size_t klen) {
+  if (!db) return st_err(STRATA_EMISUSE, "strata_delete: NULL db");
+  if (klen > 0xffffffffu) return st_err(STRATA_EINVAL, "strata_delete: key larger than 4 GiB - 1");
+  strata_batch b;
+  if (st_batch_init(&b)) return STRATA_ENOMEM;
+  int rc = strata_batch_delete(&b, key, klen);
+  if (!rc) rc = st_db_write(db, sync_flag(wopt), &b);
+  st_batch_release(&b);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reads                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static st_read_opts read_opts(const strata_read_options *ropt) {
+  st_read_opts ro = {0, 1};
+  if (ropt) {
+    ro.verify_checksums = ropt->verify_checksums;
+    ro.fill_cache = ropt->fill_cache;
+  }
+  return ro;
+}
+
+int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, size_t klen,
+               strata_buf *val) {
+  if (!db || !val) return st_err(STRATA_EMISUSE, "strata_get: NULL %s", db ? "value buffer" : "db");
+  st_read_opts ro = read_opts(ropt);
+  pthread_mutex_lock(&db->mu);
+  uint64_t seq = (ropt && ropt->snapshot) ? ropt->snapshot->sequence : db->vs.last_sequence;
+  st_memtable *mem = db->mem, *imm = db->imm;
+  st_version *v = db->vs.current;
+  st_memtable_ref(mem);
+  if (imm) st_memtable_ref(imm);
+  st_version_ref(v);
+  pthread_mutex_unlock(&db->mu);
+
+  st_slice k = st_slice_make(key, klen);
+  int r = st_memtable_get(mem, k, seq, val);
+  if (r == ST_MEM_ABSENT && imm) r = st_memtable_get(imm, k, seq, val);
+  if (r == ST_MEM_ABSENT) {
+    char buf[256];
+    st_buf big = ST_BUF_INIT;
+    st_slice lookup = make_lookup(k, seq, buf, sizeof buf, &big);
+    r = lookup.data ? st_version_get(v, &ro, lookup, val) : st_err(STRATA_ENOMEM, "lookup key");
+    st_buf_free(&big);
+  }
+
+  st_memtable_unref(mem);
+  st_memtable_unref(imm);
+  pthread_mutex_lock(&db->mu);
+  st_version_unref(v);
+  pthread_mutex_unlock(&db->mu);
+  if (r == ST_MEM_FOUND) return 0;
+  if (r == ST_MEM_ABSENT || r == ST_MEM_DELETED) {
+    st_err(STRATA_ENOTFOUND, "key not found");
+    return STRATA_ENOTFOUND;
+  }
+  return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots                                                                */
+/* ------------------------------------------------------------------------ */
+
+const strata_snapshot *strata_snapshot_get(strata_db *db) {
+  if (!db) return NULL;
+  strata_snapshot *s = malloc(sizeof *s);
+  if (!s) return NULL;
+  pthread_mutex_lock(&db->mu);
+  s->sequence = db->vs.last_sequence;
+  s->next = &db->snapshots;
+  s->prev = db->snapshots.prev;
+  s->prev->next = s;
+  s->next->prev = s;
+  pthread_mutex_unlock(&db->mu);
+  return s;
+}
+
+void strata_snapshot_release(strata_db *db, const strata_snapshot *snap) {
+  if (!db || !snap) return;
+  strata_snapshot *s = (strata_snapshot *)snap;
+  pthread_mutex_lock(&db->mu);
+  s->prev->next = s->next;
+  s->next->prev = s->prev;
+  pthread_mutex_unlock(&db->mu);
+  free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open and recovery                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Creates an empty database: MANIFEST-000001 and CURRENT. */
+static int new_db(strata_db *db) {
+  st_version_edit e;
+  st_edit_init(&e);
+  int rc = st_edit_set_comparator(&e, db->ucmp->name);
+  st_edit_set_log_number(&e, 0);
+  st_edit_set_next_file(&e, 2);
+  st_edit_set_last_sequence(&e, 0);
+  char *path = st_manifest_file_name(db->dbname, 1);
+  if (!path) rc = st_err(STRATA_ENOMEM, "file name");
+  st_buf rec = ST_BUF_INIT;
+  if (!rc) rc = st_edit_encode(&e, &rec);
+  st_edit_clear(&e);
+  st_wfile *f = NULL;
+  if (!rc) rc = db->env->new_wfile(db->env, path, &f);
+  if (!rc) {
+    st_log_writer *log = st_log_writer_new(f, 0);
+    if (!log) {
+      f->close(f);
+      rc = st_err(STRATA_ENOMEM, "log writer");
+    } else {
+      rc = st_log_add_record(log, st_buf_slice(&rec));
+      if (!rc) rc = st_log_sync(log);
+      int crc = st_log_writer_close(log);
+      if (!rc) rc = crc;
+    }
+  }
+  if (!rc) rc = db->env->sync_dir(db->env, db->dbname);
+  if (!rc) rc = st_set_current_file(db->env, db->dbname, 1);
+  if (rc && path) {
+    st_error saved;
+    st_error_capture(&saved, rc);
+    db->env->remove_file(db->env, path);
+    st_error_raise(&saved);
+  }
+  st_buf_free(&rec);
+  free(path);
+  return rc;
+}
+
+typedef struct log_report {
+  strata_db *db;
+  const char *path;
+  int rc; /* set when paranoid_checks makes damage fatal */
+} log_report;
+
+static void on_log_corruption(void *arg, uint64_t offset, size_t bytes, const char *reason) {
+  log_report *r = arg;
+  st_db_log(r->db, "%s: dropping %zu bytes at offset %llu: %s", r->path, bytes,
+            (unsigned long long)offset, reason);
+  if (r->db->opts.paranoid_checks && r->rc == 0)
+    r->rc = st_err_corrupt("%s: %s at offset %llu (%zu bytes)", r->path, reason,
+                           (unsigned long long)offset, bytes);
+}
+
+/* Replays log `number` into *mem, flushing to level-0 tables whenever the
+ * memtable fills. REQUIRE: mu held. */
+static int recover_log(strata_db *db, uint64_t number, st_version_edit *edit,
+                       uint64_t *max_sequence, st_memtable **mem) {
+  char *path = st_log_file_name(db->dbname, number);
+  if (!path) return st_err(STRATA_ENOMEM, "file name");
+  st_seqfile *file = NULL;
+  int rc = db->env->new_seqfile(db->env, path, &file);
+  if (rc) {
+    free(path);
+    return rc;
+  }
+  st_db_log(db, "recovering log #%llu", (unsigned long long)number);
+  log_report rep = {db, path, 0};
+  /* Checksums are always verified: a damaged record must not be applied. */
+  st_log_reader *reader = st_log_reader_new(file, 1, on_log_corruption, &rep);
+  if (!reader) rc = st_err(STRATA_ENOMEM, "log reader");
+  strata_batch batch;
+  if (!rc && st_batch_init(&batch)) rc = STRATA_ENOMEM;
+  int have_batch = !rc;
+  while (!rc) {
+    st_slice record;
+    int r = st_log_read_record(reader, &record);
+    if (rep.rc) rc = rep.rc;
+    if (r <= 0 || rc) {
+      if (!rc) rc = r;
+      break;
+    }
+    if (record.size < ST_BATCH_HEADER) {
+      on_log_corruption(&rep, st_log_last_record_offset(reader), record.size,
+                        "log record too small for a write batch");
+      rc = rep.rc;
+      continue;
+    }
+    rc = st_batch_set_contents(&batch, record);
+    if (!rc && !*mem) {
+      *mem = st_memtable_new(db->ucmp);
+      if (!*mem) rc = st_err(STRATA_ENOMEM, "memtable");
+    }
+    if (!rc) {
+      int r2 = st_batch_insert_into(&batch, *mem);
+      if (r2 == STRATA_ECORRUPTION) {
+        on_log_corruption(&rep, st_log_last_record_offset(reader), record.size,
+                          "malformed write batch");
+        rc = rep.rc;
+        continue;
+      }
+      rc = r2;
+    }
+    if (rc) break;
+    uint64_t last = st_batch_sequence(&batch) + st_batch_get_count(&batch) - 1;
+    if (st_batch_get_count(&batch) && last > *max_sequence) *max_sequence = last;
+    if (st_memtable_memory_usage(*mem) > db->opts.write_buffer_size) {
+      rc = st_db_write_level0_table(db, *mem, edit, NULL);
+      st_memtable_unref(*mem);
+      *mem = NULL;
+    }
+  }
+  if (have_batch) st_batch_release(&batch);
+  st_log_reader_free(reader);
+  file->close(file);
+  free(path);
+  return rc;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : (x > y);
+}
+
+typedef struct number_set {
+  uint64_t *v;
+  size_t n, cap;
+  int oom;
+} number_set;
+
+static void set_add(void *arg, uint64_t number) {
+  number_set *s = arg;
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    uint64_t *v = realloc(s->v, cap * sizeof *v);
+    if (!v) {
+      s->oom = 1;
+      return;
+    }
+    s->v = v;
+    s->cap = cap;
+  }
+  s->v[s->n++] = number;
+}
+
+/* Rebuilds the state at open: MANIFEST, then every log not yet flushed.
+ * REQUIRE: mu held. */
+static int recover(strata_db *db, st_version_edit *edit) {
+  st_env *env = db->env;
+  char *current = st_current_file_name(db->dbname);
+  if (!current) return st_err(STRATA_ENOMEM, "file name");
+  int exists = env->exists(env, current);
+  int rc = 0;
+  if (!exists) {
+    if (db->opts.create_if_missing) {
+      st_db_log(db, "creating new database");
+      rc = new_db(db);
+    } else {
+      rc = st_err(STRATA_EINVAL, "%s: does not exist (create_if_missing is false)", current);
+    }
+  } else if (db->opts.error_if_exists) {
+    rc = st_err(STRATA_EINVAL, "%s: exists (error_if_exists is true)", db->dbname);
+  }
+  free(current);
+  if (rc) return rc;
+
+  rc = st_vset_recover(&db->vs);
+  if (rc) return rc;
+
+  /* Every table the MANIFEST names must exist; logs newer than the
+   * MANIFEST's log number hold writes not yet in a table. */
+  number_set expected = {0}, logs = {0};
+  st_vset_live_files(&db->vs, set_add, &expected);
+  char **names = NULL;
+  size_t nnames = 0;
+  rc = env->children(env, db->dbname, &names, &nnames);
+  if (!rc && expected.oom) rc = st_err(STRATA_ENOMEM, "recovery");
+  if (!rc) {
+    if (expected.n > 1) qsort(expected.v, expected.n, sizeof *expected.v, cmp_u64);
+    uint8_t *seen = calloc(expected.n + 1, 1);
+    if (!seen) rc = st_err(STRATA_ENOMEM, "recovery");
+    for (size_t i = 0; !rc && i < nnames; i++) {
+      uint64_t number;
+      st_file_type type;
+      if (!st_parse_file_name(names[i], &number, &type)) continue;
+      st_vset_mark_file_number_used(&db->vs, number);
+      if (type == ST_FILE_TABLE) {
+        uint64_t *hit = expected.n == 0 ? NULL : bsearch(&number, expected.v, expected.n, sizeof *expected.v, cmp_u64);
+        if (hit) seen[hit - expected.v] = 1;
+      } else if (type == ST_FILE_LOG &&
+                 (number >= db->vs.log_number || number == db->vs.prev_log_number)) {
+        set_add(&logs, number);
+      }
+    }
+    for (size_t i = 0; !rc && i < expected.n; i++) {
+      if (!seen[i]) {
+        size_t missing = 0;
+        for (size_t j = 0; j < expected.n; j++) missing += !seen[j];
+        char *p = st_table_file_name(db->dbname, expected.v[i]);
+        rc = st_err_corrupt("%zu table file(s) named by the MANIFEST are missing, e.g. %s",
+                            missing, p ? p : "?");
+        free(p);
+      }
+    }
+    free(seen);
+  }
+  st_env_free_children(names, nnames);
+  if (!rc && logs.oom) rc = st_err(STRATA_ENOMEM, "recovery");
+
+  uint64_t max_sequence = 0;
+  st_memtable *mem = NULL;
+  if (!rc) {
+    if (logs.n > 1) qsort(logs.v, logs.n, sizeof *logs.v, cmp_u64);
+    for (size_t i = 0; !rc && i < logs.n; i++) {
+      rc = recover_log(db, logs.v[i], edit, &max_sequence, &mem);
+      /* The MANIFEST may predate numbers this log used. */
+      st_vset_mark_file_number_used(&db->vs, logs.v[i]);
+    }
+  }
+  if (!rc && mem && st_memtable_count(mem) > 0) rc = st_db_write_level0_table(db, mem, edit, NULL);
+  st_memtable_unref(mem);
+  if (!rc && max_sequence > db->vs.last_sequence) db->vs.last_sequence = max_sequence;
+  free(expected.v);
+  free(logs.v);
+  return rc;
+}
+
+static void db_free(strata_db *db) {
+  st_memtable_unref(db->mem);
+  st_memtable_unref(db->imm);
+  st_log_writer_close(db->log);
+  if (db->vs.dbname) st_vset_destroy(&db->vs);
+  st_table_cache_free(db->table_cache);
+  st_cache_free(db->block_cache);
+  st_batch_release(&db->group);
+  if (db->lock) db->env->unlock_file(db->env, db->lock);
+  if (db->info_log) db->info_log->close(db->info_log);
+  pthread_mutex_destroy(&db->info_log_mu);
+  pthread_mutex_destroy(&db->mu);
+  pthread_cond_destroy(&db->bg_cv);
+  pthread_cond_destroy(&db->work_cv);
+  free(db->pending);
+  free(db->dbname);
+  free(db);
+}
+
+int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
+  if (!path || !dbp) return st_err(STRATA_EMISUSE, "strata_open: NULL %s", path ? "dbp" : "path");
+  *dbp = NULL;
+  strata_options defaults;
+  strata_options_init(&defaults);
+  if (!opt) opt = &defaults;
+  if (opt->compression < STRATA_COMPRESSION_NONE || opt->compression > STRATA_COMPRESSION_ZSTD)
+    return st_err(STRATA_EINVAL, "unknown compression type %d", opt->compression);
+
+  strata_db *db = calloc(1, sizeof *db);
+  if (!db) return st_err(STRATA_ENOMEM, "strata_open");
+  db->dbname = strdup(path);
+  db->env = st_env_posix();
+  db->opts = *opt;
+  sanitize(&db->opts);
+  db->ucmp = &st_bytewise_comparator;
+  pthread_mutex_init(&db->mu, NULL);
+  pthread_mutex_init(&db->info_log_mu, NULL);
+  pthread_cond_init(&db->bg_cv, NULL);
+  pthread_cond_init(&db->work_cv, NULL);
+  db->snapshots.next = db->snapshots.prev = &db->snapshots;
+  int rc = db->dbname ? st_batch_init(&db->group) : st_err(STRATA_ENOMEM, "strata_open");
+  if (rc) {
+    st_batch_init(&db->group); /* so db_free can release it */
+    db_free(db);
+    return rc;
+  }
+
+  st_env *env = db->env;
+  /* A regular file where the directory should be is a clear user error. */
+  if (env->exists(env, path) && !env->is_dir(env, path)) {
+    rc = st_err(STRATA_EINVAL, "%s: exists and is not a directory", path);
+  } else if (!env->exists(env, path)) {
+    if (!db->opts.create_if_missing)
+      rc = st_err(STRATA_EINVAL, "%s: does not exist (create_if_missing is false)", path);
+    else
+      rc = env->create_dir(env, path);
+  }
+  char *lockname = rc ? NULL : st_lock_file_name(path);
+  if (!rc && !lockname) rc = st_err(STRATA_ENOMEM, "strata_open");
+  if (!rc) rc = env->lock_file(env, lockname, &db->lock);
+  free(lockname);
+  if (rc) {
+    db_free(db);
+    return rc;
+  }
+  open_info_log(db);
+  st_db_log(db, "opening %s", path);
+
+  db->block_cache = st_cache_new(8 << 20);
+  db->topt.ucmp = db->ucmp;
+  db->topt.block_size = db->opts.block_size;
+  db->topt.restart_interval = db->opts.block_restart_interval;
+  db->topt.compression = db->opts.compression;
+  db->topt.paranoid_checks = db->opts.paranoid_checks;
+  db->topt.block_cache = db->block_cache;
+  /* Keep some descriptors for logs, the MANIFEST and the info log. */
+  db->table_cache = st_table_cache_new(env, path, &db->topt, db->opts.max_open_files - 10);
+  if (!db->block_cache || !db->table_cache) rc = st_err(STRATA_ENOMEM, "strata_open");
+  if (!rc)
+    rc = st_vset_init(&db->vs, env, path, db->ucmp, db->opts.max_file_size,
+                      db->opts.paranoid_checks, db->table_cache);
+  if (rc) {
+    db_free(db);
+    return rc;
+  }
+
+  st_version_edit edit;
+  st_edit_init(&edit);
+  pthread_mutex_lock(&db->mu);
+  rc = recover(db, &edit);
+  if (!rc) {
+    /* A fresh log for new writes; the recovered ones become obsolete once
+     * the edit naming the new log is in the MANIFEST. */
+    uint64_t number = st_vset_new_file_number(&db->vs);
+    char *logname = st_log_file_name(path, number);
+    st_wfile *f = NULL;
+    rc = logname ? env->new_wfile(env, logname, &f) : st_err(STRATA_ENOMEM, "file name");
+    free(logname);
+    if (!rc) {
+      db->log = st_log_writer_new(f, 0);
+      if (!db->log) {
+        f->close(f);
+        rc = st_err(STRATA_ENOMEM, "log writer");
+      }
+    }
+    if (!rc) {
+      db->logfile_number = number;
+      st_edit_set_log_number(&edit, number);
+      st_edit_set_prev_log_number(&edit, 0);
+      rc = st_vset_log_and_apply(&db->vs, &edit, &db->mu);
+    }
+  }
+  if (!rc) {
+    db->mem = st_memtable_new(db->ucmp);
+    if (!db->mem) rc = st_err(STRATA_ENOMEM, "memtable");
+  }
+  if (!rc) st_db_delete_obsolete_files(db);
+  if (!rc) rc = env->thread_create(env, st_db_bg_thread, db, &db->bg_thread);
+  if (!rc) st_db_maybe_schedule(db);
+  pthread_mutex_unlock(&db->mu);
+  st_edit_clear(&edit);
+  if (rc) {
+    st_error saved;
+    st_error_capture(&saved, rc);
+    st_db_log(db, "open failed: %s", saved.msg);
+    db_free(db);
+    return st_error_raise(&saved);
+  }
+  st_db_log(db, "opened; last sequence %llu, log #%llu", (unsigned long long)db->vs.last_sequence,
+            (unsigned long long)db->logfile_number);
+  *dbp = db;
+  return 0;
+}
+
+void strata_close(strata_db *db) {
+  if (!db) return;
+  pthread_mutex_lock(&db->mu);
+  db->shutting_down = 1;
+  pthread_cond_broadcast(&db->work_cv);
+  pthread_mutex_unlock(&db->mu);
+  if (db->bg_thread) db->env->thread_join(db->env, db->bg_thread);
+  st_db_log(db, "closed");
+  db_free(db);
+}

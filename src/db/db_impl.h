@@ -1,0 +1,127 @@
+/*
+ * db_impl.h - the database handle (struct strata_db) shared by the files
+ * that implement strata.h: db.c (open, close, writes, reads, snapshots),
+ * db_compact.c (the background thread: memtable flushes and compactions),
+ * db_iter.c (the user-facing iterator), db_props.c (properties, sizes,
+ * destroy).
+ *
+ * Locking: `mu` guards every field marked [mu]. The memtable `mem` is
+ * written only by the writer at the head of the write queue, without the
+ * lock (readers read it lock-free, see memtable.h). Fields marked [const]
+ * are set at open and never change.
+ */
+#ifndef ST_DB_IMPL_H
+#define ST_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "db/memtable.h"
+#include "db/table_cache.h"
+#include "db/version_set.h"
+#include "db/write_batch.h"
+#include "env/env.h"
+#include "strata.h"
+#include "util/error.h"
+
+struct strata_snapshot {
+  uint64_t sequence;
+  struct strata_snapshot *prev, *next;
+};
+
+/* One caller of write(), waiting in the write queue. */
+typedef struct st_writer {
+  const strata_batch *batch; /* NULL: only make room (force a flush) */
+  int sync;
+  int done;
+  int rc;
+  st_error err; /* the leader's error message, for rc != 0 */
+  pthread_cond_t cv;
+  struct st_writer *next;
+} st_writer;
+
+/* A strata_compact_range() request served by the background thread. */
+typedef struct st_manual_compaction {
+  int level;
+  int done;
+  int has_begin, has_end;
+  st_buf begin, end; /* internal keys; begin advances as work proceeds */
+  int rc;
+} st_manual_compaction;
+
+typedef struct st_level_stats {
+  int64_t micros, bytes_read, bytes_written;
+} st_level_stats;
+
+struct strata_db {
+  char *dbname;                  /* [const] */
+  st_env *env;                   /* [const] */
+  strata_options opts;           /* [const] sanitised */
+  const st_comparator *ucmp;     /* [const] */
+  st_table_options topt;         /* [const] */
+  st_cache *block_cache;         /* [const] owned */
+  st_table_cache *table_cache;   /* [const] owned */
+  st_filelock *lock;             /* [const] */
+  st_wfile *info_log;            /* [const] LOG, may be NULL */
+  pthread_mutex_t info_log_mu;
+
+  pthread_mutex_t mu;
+  pthread_cond_t bg_cv;   /* broadcast when background work finishes */
+  pthread_cond_t work_cv; /* wakes the background thread */
+  st_thread *bg_thread;
+  int shutting_down;      /* [mu] */
+  atomic_int has_imm;     /* imm != NULL, readable without mu */
+
+  st_memtable *mem;        /* [mu] to swap; see above */
+  st_memtable *imm;        /* [mu] memtable being flushed, or NULL */
+  st_log_writer *log;      /* [mu] to swap; written by the queue head */
+  uint64_t logfile_number; /* [mu] */
+
+  st_writer *wq_head, *wq_tail; /* [mu] write queue */
+  strata_batch group;           /* used by the queue head only */
+
+  strata_snapshot snapshots;    /* [mu] list head (oldest first) */
+
+  uint64_t *pending;            /* [mu] numbers of tables being written */
+  size_t npending, cap_pending;
+
+  st_version_set vs;            /* [mu] */
+  st_error bg_error;            /* [mu] sticky; code 0 = none */
+  st_manual_compaction *manual; /* [mu] */
+  int bg_busy;                  /* [mu] background thread is working */
+  st_level_stats stats[ST_NUM_LEVELS]; /* [mu] */
+};
+
+/* --- db.c --- */
+/* Records a background (or write-path) error: every later write fails with
+ * it. REQUIRE: mu held. */
+void st_db_record_bg_error(strata_db *db, int rc);
+/* Writes a line to the info log (LOG). Thread-safe. */
+void st_db_log(strata_db *db, const char *fmt, ...) ST_PRINTF(2, 3);
+/* Applies batch (NULL: force the memtable to be flushed). */
+int st_db_write(strata_db *db, int sync, const strata_batch *batch);
+int st_db_pending_add(strata_db *db, uint64_t number);   /* mu held */
+void st_db_pending_remove(strata_db *db, uint64_t number); /* mu held */
+uint64_t st_db_smallest_snapshot(strata_db *db);          /* mu held */
+
+/* --- db_compact.c --- */
+void st_db_bg_thread(void *arg);
+/* Wakes the background thread if there is work. REQUIRE: mu held. */
+void st_db_maybe_schedule(strata_db *db);
+/* Flushes mem to a level-0 table during recovery (no version base) or imm
+ * at run time; adds the file to edit. REQUIRE: mu held (released inside). */
+int st_db_write_level0_table(strata_db *db, st_memtable *mem, st_version_edit *edit,
+                             st_version *base);
+/* Deletes files no version needs. REQUIRE: mu held (released inside). */
+void st_db_delete_obsolete_files(strata_db *db);
+
+/* --- db_iter.c --- */
+/* An iterator over internal iterator `internal` (owned) showing the user
+ * view at `sequence`. */
+strata_iter *st_db_iter_new(strata_db *db, st_iter *internal, uint64_t sequence);
+/* Builds the merged internal iterator over mem, imm and the current
+ * version; *seq receives the read sequence. On success the iterator holds
+ * references that its destroy releases. */
+int st_db_internal_iter(strata_db *db, const st_read_opts *ro, st_iter **out);
+
+#endif
