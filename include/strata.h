@@ -79,6 +79,21 @@ STRATA_API const char *strata_strerror(int code);
  * when no call has failed on this thread. Thread-safe (per-thread storage). */
 STRATA_API const char *strata_errmsg(void);
 
+/* Sets this thread's error message to "<Kind>: <formatted text>" (Kind from
+ * strata_strerror(code)) and returns code. For user-supplied callbacks (env,
+ * comparator, filter policy) that fail and want to say why. */
+STRATA_API int strata_error_set(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A borrowed byte range: used by the env interface below. */
+typedef struct strata_slice {
+  const char *data;
+  size_t size;
+} strata_slice;
+
 /* ------------------------------------------------------------------------ */
 /* Caller-owned output buffer                                               */
 /* ------------------------------------------------------------------------ */
@@ -99,6 +114,190 @@ typedef struct strata_buf {
 
 /* Frees buf->data and resets the buffer to empty. NULL is a no-op. */
 STRATA_API void strata_buf_free(strata_buf *buf);
+
+/* ------------------------------------------------------------------------ */
+/* Comparators                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* A total order on user keys. The default (NULL in strata_options) is
+ * bytewise order, named "leveldb.BytewiseComparator" as in LevelDB. The name
+ * is stored in the MANIFEST and checked at every open: opening a database
+ * with a comparator of another name fails with STRATA_EINVAL naming both.
+ * compare() must be thread-safe and consistent forever for a database.
+ * The comparator must outlive every database opened with it. */
+typedef struct strata_comparator strata_comparator;
+
+/* Creates a comparator. name is copied. compare returns <0, 0, >0.
+ * destructor(state) runs at strata_comparator_destroy (may be NULL).
+ * Errors: STRATA_EINVAL (NULL name or compare), STRATA_ENOMEM. */
+STRATA_API int strata_comparator_create(
+    const char *name, void *state,
+    int (*compare)(void *state, const char *a, size_t alen, const char *b,
+                   size_t blen),
+    void (*destructor)(void *state), strata_comparator **out);
+
+/* Optional key shorteners used to make index entries short (LevelDB's
+ * FindShortestSeparator / FindShortSuccessor): shortest_separator may
+ * change *start (a user key) to a shorter key k with start <= k < limit;
+ * short_successor may change *key to a shorter key k >= key. Either may be
+ * NULL (keys are then kept whole). */
+STRATA_API void strata_comparator_set_shorteners(
+    strata_comparator *c,
+    void (*shortest_separator)(void *state, strata_buf *start,
+                               const char *limit, size_t limit_len),
+    void (*short_successor)(void *state, strata_buf *key));
+
+/* Runs the destructor and frees c. NULL is a no-op. */
+STRATA_API void strata_comparator_destroy(strata_comparator *c);
+
+/* ------------------------------------------------------------------------ */
+/* Filter policies                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A filter policy summarises the keys of each table region so point reads
+ * can skip regions that cannot hold the key. The filter is stored in the
+ * table's filter block under "filter.<name>" (LevelDB's format) and used
+ * only when the name matches. Must outlive every database using it. */
+typedef struct strata_filter_policy strata_filter_policy;
+
+/* LevelDB's bloom filter ("leveldb.BuiltinBloomFilter2", same hashing and
+ * bit layout): bits_per_key bits of filter per key (10 gives about 1%
+ * false positives). Errors: STRATA_ENOMEM. */
+STRATA_API int strata_filter_policy_create_bloom(int bits_per_key,
+                                                 strata_filter_policy **out);
+
+/* A user-supplied policy. create_filter returns a filter for the n keys
+ * (malloc'd; Strata frees it with free()) and its length in *filter_len;
+ * key_may_match returns non-zero if key may be among the keys the filter
+ * was made from (a false "no" loses data). Both must be thread-safe.
+ * name is copied. Errors: STRATA_EINVAL, STRATA_ENOMEM. */
+STRATA_API int strata_filter_policy_create(
+    const char *name, void *state,
+    char *(*create_filter)(void *state, const char *const *keys,
+                           const size_t *key_lens, int n, size_t *filter_len),
+    int (*key_may_match)(void *state, const char *key, size_t klen,
+                         const char *filter, size_t filter_len),
+    void (*destructor)(void *state), strata_filter_policy **out);
+
+STRATA_API void strata_filter_policy_destroy(strata_filter_policy *p);
+
+/* ------------------------------------------------------------------------ */
+/* Block cache                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* A sharded LRU cache of uncompressed table blocks holding up to capacity
+ * bytes; may be shared by several databases (thread-safe). Must outlive
+ * every database using it. */
+typedef struct strata_cache strata_cache;
+
+STRATA_API int strata_cache_create_lru(size_t capacity, strata_cache **out);
+STRATA_API void strata_cache_destroy(strata_cache *c);
+/* Bytes currently charged to the cache. */
+STRATA_API size_t strata_cache_usage(const strata_cache *c);
+
+/* ------------------------------------------------------------------------ */
+/* Info logger                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Receives the lines of the info log (open, recovery, flushes,
+ * compactions, errors) instead of the database's LOG file. log() may be
+ * called from several threads at once; line has no trailing newline and is
+ * valid only during the call. Must outlive every database using it. */
+typedef struct strata_logger strata_logger;
+
+STRATA_API int strata_logger_create(void *state,
+                                    void (*log)(void *state, const char *line),
+                                    void (*destructor)(void *state),
+                                    strata_logger **out);
+STRATA_API void strata_logger_destroy(strata_logger *l);
+
+/* ------------------------------------------------------------------------ */
+/* Environment                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Every file, directory, lock, thread and clock operation a database makes
+ * goes through its env, a struct of function pointers. The default
+ * (strata_env_default()) is POSIX. A user env may wrap it -- copy the
+ * struct, replace some pointers, keep the default in state -- e.g. to
+ * throttle I/O or inject faults. strata_env_memory() keeps everything in
+ * memory (for tests).
+ *
+ * Every function returns STRATA_OK or a negative STRATA_E* code after
+ * setting the thread's message (strata_error_set) naming the path. Missing
+ * files give STRATA_ENOTFOUND. All functions may be called from several
+ * threads; one file object is used by one thread at a time except
+ * strata_rafile, which must allow concurrent reads. File objects are freed
+ * by their close function. */
+typedef struct strata_env strata_env;
+typedef struct strata_seqfile strata_seqfile;
+typedef struct strata_rafile strata_rafile;
+typedef struct strata_wfile strata_wfile;
+typedef struct strata_filelock strata_filelock; /* defined by each env */
+typedef struct strata_thread strata_thread;     /* defined by each env */
+
+/* Sequential reads (logs, MANIFEST). */
+struct strata_seqfile {
+  /* Reads up to n bytes; *out points into scratch (room for n) or into
+   * memory the file owns until the next call. Fewer than n only at end of
+   * file; out->size == 0 at end of file. */
+  int (*read)(strata_seqfile *f, size_t n, char *scratch, strata_slice *out);
+  int (*skip_bytes)(strata_seqfile *f, uint64_t n);
+  void (*close)(strata_seqfile *f);
+};
+
+/* Random reads (tables); concurrent reads allowed. */
+struct strata_rafile {
+  /* Reads n bytes at offset; *out points into scratch or into memory owned
+   * by the file until close (e.g. a mapping). Fewer bytes past the end. */
+  int (*read)(const strata_rafile *f, uint64_t offset, size_t n,
+              char *scratch, strata_slice *out);
+  void (*close)(strata_rafile *f);
+};
+
+/* Appending writes (logs, tables, MANIFEST). append may buffer; flush hands
+ * the data to the OS; sync makes it durable (flush + fdatasync). Once a
+ * write or sync fails, the file must keep failing. */
+struct strata_wfile {
+  int (*append)(strata_wfile *f, const char *data, size_t n);
+  int (*flush)(strata_wfile *f);
+  int (*sync)(strata_wfile *f);
+  int (*close)(strata_wfile *f); /* flush, close, free (freed even on error) */
+};
+
+struct strata_env {
+  int (*new_seqfile)(strata_env *env, const char *path, strata_seqfile **out);
+  int (*new_rafile)(strata_env *env, const char *path, strata_rafile **out);
+  int (*new_wfile)(strata_env *env, const char *path, strata_wfile **out);
+  int (*new_appendable)(strata_env *env, const char *path,
+                        strata_wfile **out);
+  int (*exists)(strata_env *env, const char *path); /* 1 or 0 */
+  int (*is_dir)(strata_env *env, const char *path); /* 1 or 0 */
+  /* Entry names of dir (no "." ".."): malloc'd array of malloc'd strings. */
+  int (*children)(strata_env *env, const char *dir, char ***names, size_t *n);
+  int (*remove_file)(strata_env *env, const char *path);
+  int (*create_dir)(strata_env *env, const char *path); /* exists: OK */
+  int (*remove_dir)(strata_env *env, const char *path);
+  int (*file_size)(strata_env *env, const char *path, uint64_t *size);
+  int (*rename)(strata_env *env, const char *from, const char *to);
+  int (*sync_dir)(strata_env *env, const char *dir);
+  /* Exclusive lock; STRATA_EBUSY if held by anyone (this process or not). */
+  int (*lock_file)(strata_env *env, const char *path, strata_filelock **out);
+  int (*unlock_file)(strata_env *env, strata_filelock *lock);
+  int (*thread_create)(strata_env *env, void (*fn)(void *arg), void *arg,
+                       strata_thread **out);
+  void (*thread_join)(strata_env *env, strata_thread *t);
+  uint64_t (*now_micros)(strata_env *env); /* monotonic */
+  void (*sleep_micros)(strata_env *env, uint64_t micros);
+  void *state; /* for user envs */
+};
+
+/* The process-wide POSIX env (never freed; every fd close-on-exec). */
+STRATA_API strata_env *strata_env_default(void);
+/* A new, empty in-memory env (files vanish with it). Free with
+ * strata_env_memory_destroy() after every database using it is closed.
+ * NULL when out of memory. */
+STRATA_API strata_env *strata_env_memory(void);
+STRATA_API void strata_env_memory_destroy(strata_env *env);
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                  */
@@ -129,6 +328,14 @@ typedef struct strata_options {
   size_t max_file_size;       /* bytes a table may grow to before compaction
                                  starts a new one (2 MiB) */
   int compression;            /* a strata_compression (SNAPPY) */
+  int zstd_level;             /* zstd compression level (1) */
+  const strata_comparator *comparator; /* NULL: bytewise */
+  const strata_filter_policy *filter_policy; /* NULL: no filters */
+  strata_cache *block_cache;  /* NULL: a private 8 MiB cache */
+  strata_env *env;            /* NULL: strata_env_default() */
+  strata_logger *info_log;    /* NULL: write <db>/LOG (old one: LOG.old) */
+  int reuse_logs;             /* append to the last log at open instead of
+                                 flushing it to a table (0) */
 } strata_options;
 
 /* Fills *opt with the defaults above. */
@@ -155,6 +362,11 @@ typedef struct strata_write_options {
                        record is in the OS page cache -- a process crash loses
                        nothing acknowledged; a machine crash may lose the most
                        recent writes. */
+  /* If not NULL, receives a snapshot of the state just after this write
+   * was applied (LevelDB's "post-write snapshot"): it sees this write and
+   * every earlier one, none after. Release it with
+   * strata_snapshot_release(). Left unchanged when the write fails. */
+  const struct strata_snapshot **post_write_snapshot;
 } strata_write_options;
 
 STRATA_API void strata_write_options_init(strata_write_options *opt);
@@ -331,6 +543,47 @@ STRATA_API int strata_approximate_sizes(strata_db *db, int n,
  * empty. The database must not be open. A missing directory is not an
  * error. opt may be NULL. Errors: STRATA_EBUSY, STRATA_EIO. */
 STRATA_API int strata_destroy(const char *path, const strata_options *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Repair and verification                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* What strata_repair() kept and lost. */
+typedef struct strata_repair_report {
+  int tables_kept;            /* tables kept (wholly or in part) */
+  int tables_lost;            /* tables unreadable, moved to <db>/lost/ */
+  int logs_converted;         /* logs turned into tables */
+  uint64_t entries_recovered; /* entries in the repaired database's tables */
+  uint64_t bytes_dropped;     /* bytes of damaged log records and table
+                                 blocks that could not be read */
+} strata_repair_report;
+
+/* Recovers as much as possible of a damaged database (LevelDB's RepairDB):
+ * converts every log to a table (dropping damaged records), scans every
+ * table (a table with damaged blocks keeps the entries it can read; one
+ * that cannot be opened is moved to <db>/lost/), and writes a new MANIFEST
+ * naming every table found, all at level 0, with the largest sequence
+ * number seen. Entries deleted or overwritten may reappear when the record
+ * that hid them was lost. The database must not be open. report may be
+ * NULL. Errors: STRATA_EBUSY (open elsewhere), STRATA_EIO, STRATA_ENOMEM,
+ * STRATA_EINVAL (no database at path). */
+STRATA_API int strata_repair(const char *path, const strata_options *opt,
+                             strata_repair_report *report);
+
+/* Called by strata_check() for each problem found: the file (full path),
+ * the byte offset in it, the error code and a description. */
+typedef void (*strata_check_fn)(void *arg, const char *file, uint64_t offset,
+                                int code, const char *what);
+
+/* Reads every block of every table, every log and the MANIFEST, verifying
+ * checksums and formats, and reports each damaged file and block through
+ * report (may be NULL). *problems (may be NULL) receives the count.
+ * The database must not be open (the lock is taken). Returns STRATA_OK
+ * when nothing is wrong, STRATA_ECORRUPTION when something is, or an error
+ * that stopped the check (STRATA_EBUSY, STRATA_EIO, STRATA_EINVAL). */
+STRATA_API int strata_check(const char *path, const strata_options *opt,
+                            strata_check_fn report, void *arg,
+                            uint64_t *problems);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,7 @@
 #include "db/db_impl.h"
 #include "db/filename.h"
 #include "db/log_reader.h"
+#include "util/logger.h"
 #include "util/internal_key.h"
 
 /* ------------------------------------------------------------------------ */
@@ -35,6 +36,7 @@ void strata_options_init(strata_options *o) {
   o->block_restart_interval = 16;
   o->max_file_size = 2 << 20;
   o->compression = STRATA_COMPRESSION_SNAPPY;
+  o->zstd_level = 1;
 }
 
 void strata_read_options_init(strata_read_options *o) {
@@ -65,7 +67,7 @@ static void sanitize(strata_options *o) {
 /* ------------------------------------------------------------------------ */
 
 void st_db_log(strata_db *db, const char *fmt, ...) {
-  if (!db->info_log) return;
+  if (!db->info_log && !db->opts.info_log) return;
   char line[1024];
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -79,6 +81,12 @@ void st_db_log(strata_db *db, const char *fmt, ...) {
   int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
   va_end(ap);
   size_t len = (size_t)n + (m < 0 ? 0 : ((size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m : sizeof line - (size_t)n - 2));
+  if (db->opts.info_log) {
+    /* A user logger gets the line without the newline. */
+    line[len] = '\0';
+    db->opts.info_log->log(db->opts.info_log->state, line);
+    return;
+  }
   line[len++] = '\n';
   pthread_mutex_lock(&db->info_log_mu);
   /* The info log is advisory: its errors are ignored. */
@@ -87,6 +95,7 @@ void st_db_log(strata_db *db, const char *fmt, ...) {
 }
 
 static void open_info_log(strata_db *db) {
+  if (db->opts.info_log) return; /* the user's logger replaces LOG */
   char *path = st_info_log_file_name(db->dbname);
   char *old = st_old_info_log_file_name(db->dbname);
   if (path && old) {
@@ -255,8 +264,24 @@ static st_writer *build_group(strata_db *db, int *rc) {
   return last;
 }
 
-int st_db_write(strata_db *db, int sync, const strata_batch *batch) {
+/* Links snapshot s at sequence seq into the list. REQUIRE: mu held. */
+static void link_snapshot(strata_db *db, strata_snapshot *s, uint64_t seq) {
+  s->sequence = seq;
+  s->next = &db->snapshots;
+  s->prev = db->snapshots.prev;
+  s->prev->next = s;
+  s->next->prev = s;
+}
+
+int st_db_write(strata_db *db, int sync, const strata_batch *batch,
+                const strata_snapshot **post_write_snapshot) {
   st_writer w;
+  w.snapshot = NULL;
+  if (post_write_snapshot) {
+    /* Allocated up front so a successful write cannot fail afterwards. */
+    w.snapshot = malloc(sizeof *w.snapshot);
+    if (!w.snapshot) return st_err(STRATA_ENOMEM, "post-write snapshot");
+  }
   w.batch = batch;
   w.sync = sync;
   w.done = 0;
@@ -272,8 +297,12 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch) {
   if (w.done) {
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);
-    if (w.rc) st_error_raise(&w.err);
-    return w.rc;
+    if (w.rc) {
+      free(w.snapshot);
+      return st_error_raise(&w.err);
+    }
+    if (post_write_snapshot) *post_write_snapshot = w.snapshot;
+    return 0;
   }
 
   /* This writer is the queue head: it writes for the group. */
@@ -302,6 +331,13 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch) {
         st_db_record_bg_error(db, rc);
       } else if (rc == 0) {
         db->vs.last_sequence = seq + count - 1;
+        /* Each member's post-write snapshot ends at its own last record. */
+        uint64_t end = seq - 1;
+        for (st_writer *m = &w;; m = m->next) {
+          end += st_batch_get_count(m->batch);
+          if (m->snapshot) link_snapshot(db, m->snapshot, end);
+          if (m == last) break;
+        }
       }
     }
   }
@@ -324,16 +360,31 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch) {
   if (db->wq_head) pthread_cond_signal(&db->wq_head->cv);
   pthread_mutex_unlock(&db->mu);
   pthread_cond_destroy(&w.cv);
-  if (rc) st_error_raise(&err);
+  if (rc) {
+    free(w.snapshot);
+    return st_error_raise(&err);
+  }
+  if (post_write_snapshot) {
+    if (!batch) {
+      /* A flush request has no write to take a snapshot after. */
+      free(w.snapshot);
+      w.snapshot = NULL;
+    }
+    *post_write_snapshot = w.snapshot;
+  }
   return rc;
 }
 
 static int sync_flag(const strata_write_options *wopt) { return wopt ? wopt->sync : 0; }
 
+static const strata_snapshot **post_flag(const strata_write_options *wopt) {
+  return wopt ? wopt->post_write_snapshot : NULL;
+}
+
 int strata_write(strata_db *db, const strata_write_options *wopt, const strata_batch *b) {
   if (!db || !b) return st_err(STRATA_EMISUSE, "strata_write: NULL %s", db ? "batch" : "db");
-  if (st_batch_get_count(b) == 0) return 0;
-  return st_db_write(db, sync_flag(wopt), b);
+  if (st_batch_get_count(b) == 0 && !post_flag(wopt)) return 0;
+  return st_db_write(db, sync_flag(wopt), b, post_flag(wopt));
 }
 
 int strata_put(strata_db *db, const strata_write_options *wopt, const void *key, size_t klen,
@@ -360,11 +411,11 @@ int strata_put(strata_db *db, const strata_write_options *wopt, const void *key,
     b.rep.data = stackbuf;
     b.rep.size = (size_t)(p - stackbuf);
     b.rep.cap = sizeof stackbuf;
-    return st_db_write(db, sync_flag(wopt), &b);
+    return st_db_write(db, sync_flag(wopt), &b, post_flag(wopt));
   }
   if (st_batch_init(&b)) return STRATA_ENOMEM;
   int rc = strata_batch_put(&b, key, klen, val, vlen);
-  if (!rc) rc = st_db_write(db, sync_flag(wopt), &b);
+  if (!rc) rc = st_db_write(db, sync_flag(wopt), &b, post_flag(wopt));
   st_batch_release(&b);
   return rc;
 }
@@ -376,7 +427,7 @@ int strata_delete(strata_db *db, const strata_write_options *wopt, const void *k
   strata_batch b;
   if (st_batch_init(&b)) return STRATA_ENOMEM;
   int rc = strata_batch_delete(&b, key, klen);
-  if (!rc) rc = st_db_write(db, sync_flag(wopt), &b);
+  if (!rc) rc = st_db_write(db, sync_flag(wopt), &b, post_flag(wopt));
   st_batch_release(&b);
   return rc;
 }
@@ -521,7 +572,8 @@ static void on_log_corruption(void *arg, uint64_t offset, size_t bytes, const ch
 /* Replays log `number` into *mem, flushing to level-0 tables whenever the
  * memtable fills. REQUIRE: mu held. */
 static int recover_log(strata_db *db, uint64_t number, st_version_edit *edit,
-                       uint64_t *max_sequence, st_memtable **mem) {
+                       uint64_t *max_sequence, st_memtable **mem, int *flushed,
+                       uint64_t *end_offset) {
   char *path = st_log_file_name(db->dbname, number);
   if (!path) return st_err(STRATA_ENOMEM, "file name");
   st_seqfile *file = NULL;
@@ -574,13 +626,43 @@ static int recover_log(strata_db *db, uint64_t number, st_version_edit *edit,
       rc = st_db_write_level0_table(db, *mem, edit, NULL);
       st_memtable_unref(*mem);
       *mem = NULL;
+      *flushed = 1;
     }
   }
+  if (reader) *end_offset = st_log_end_offset(reader);
   if (have_batch) st_batch_release(&batch);
   st_log_reader_free(reader);
   file->close(file);
   free(path);
   return rc;
+}
+
+/* With reuse_logs, reopens the last log for appending instead of starting
+ * a new one -- but only if it ends in a whole record: appending after a
+ * torn tail would make the next reader drop good records behind it. */
+static int reuse_log(strata_db *db, uint64_t number, uint64_t end_offset) {
+  char *path = st_log_file_name(db->dbname, number);
+  if (!path) return st_err(STRATA_ENOMEM, "file name");
+  uint64_t size = 0;
+  int rc = db->env->file_size(db->env, path, &size);
+  if (rc || size != end_offset) {
+    free(path);
+    st_err_clear();
+    return 0; /* not reusable: a new log will be made */
+  }
+  st_wfile *f = NULL;
+  rc = db->env->new_appendable(db->env, path, &f);
+  free(path);
+  if (rc) return rc;
+  db->log = st_log_writer_new(f, size);
+  if (!db->log) {
+    f->close(f);
+    return st_err(STRATA_ENOMEM, "log writer");
+  }
+  db->logfile_number = number;
+  st_db_log(db, "reusing log #%llu (%llu bytes)", (unsigned long long)number,
+            (unsigned long long)size);
+  return 0;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -611,7 +693,7 @@ static void set_add(void *arg, uint64_t number) {
 
 /* Rebuilds the state at open: MANIFEST, then every log not yet flushed.
  * REQUIRE: mu held. */
-static int recover(strata_db *db, st_version_edit *edit) {
+static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_mem) {
   st_env *env = db->env;
   char *current = st_current_file_name(db->dbname);
   if (!current) return st_err(STRATA_ENOMEM, "file name");
@@ -678,10 +760,26 @@ static int recover(strata_db *db, st_version_edit *edit) {
   if (!rc) {
     if (logs.n > 1) qsort(logs.v, logs.n, sizeof *logs.v, cmp_u64);
     for (size_t i = 0; !rc && i < logs.n; i++) {
-      rc = recover_log(db, logs.v[i], edit, &max_sequence, &mem);
+      int flushed = 0;
+      uint64_t end = 0;
+      rc = recover_log(db, logs.v[i], edit, &max_sequence, &mem, &flushed, &end);
       /* The MANIFEST may predate numbers this log used. */
       st_vset_mark_file_number_used(&db->vs, logs.v[i]);
+      if (!rc && db->opts.reuse_logs && i + 1 == logs.n && !flushed)
+        rc = reuse_log(db, logs.v[i], end);
+      /* Each log's writes go to a table of their own before the next log:
+       * only then may the last log be reused with just its memtable. */
+      if (!rc && !db->log && mem && st_memtable_count(mem) > 0) {
+        rc = st_db_write_level0_table(db, mem, edit, NULL);
+        st_memtable_unref(mem);
+        mem = NULL;
+      }
     }
+  }
+  if (!rc && db->log) {
+    /* Go on appending to the last log: its memtable stays live. */
+    *reused_mem = mem;
+    mem = NULL;
   }
   if (!rc && mem && st_memtable_count(mem) > 0) rc = st_db_write_level0_table(db, mem, edit, NULL);
   st_memtable_unref(mem);
@@ -697,7 +795,7 @@ static void db_free(strata_db *db) {
   st_log_writer_close(db->log);
   if (db->vs.dbname) st_vset_destroy(&db->vs);
   st_table_cache_free(db->table_cache);
-  st_cache_free(db->block_cache);
+  strata_cache_destroy(db->own_cache);
   st_batch_release(&db->group);
   if (db->lock) db->env->unlock_file(db->env, db->lock);
   if (db->info_log) db->info_log->close(db->info_log);
@@ -722,10 +820,10 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   strata_db *db = calloc(1, sizeof *db);
   if (!db) return st_err(STRATA_ENOMEM, "strata_open");
   db->dbname = strdup(path);
-  db->env = st_env_posix();
+  db->env = opt->env ? opt->env : st_env_posix();
   db->opts = *opt;
   sanitize(&db->opts);
-  db->ucmp = &st_bytewise_comparator;
+  db->ucmp = st_comparator_of(opt->comparator);
   pthread_mutex_init(&db->mu, NULL);
   pthread_mutex_init(&db->info_log_mu, NULL);
   pthread_cond_init(&db->bg_cv, NULL);
@@ -759,13 +857,19 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   open_info_log(db);
   st_db_log(db, "opening %s", path);
 
-  db->block_cache = st_cache_new(8 << 20);
+  if (opt->block_cache) {
+    db->block_cache = opt->block_cache->cache;
+  } else if (strata_cache_create_lru(8 << 20, &db->own_cache) == 0) {
+    db->block_cache = db->own_cache->cache;
+  }
   db->topt.ucmp = db->ucmp;
   db->topt.block_size = db->opts.block_size;
   db->topt.restart_interval = db->opts.block_restart_interval;
   db->topt.compression = db->opts.compression;
   db->topt.paranoid_checks = db->opts.paranoid_checks;
   db->topt.block_cache = db->block_cache;
+  db->topt.zstd_level = db->opts.zstd_level;
+  db->topt.filter_policy = db->opts.filter_policy;
   /* Keep some descriptors for logs, the MANIFEST and the info log. */
   db->table_cache = st_table_cache_new(env, path, &db->topt, db->opts.max_open_files - 10);
   if (!db->block_cache || !db->table_cache) rc = st_err(STRATA_ENOMEM, "strata_open");
@@ -780,8 +884,15 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   st_version_edit edit;
   st_edit_init(&edit);
   pthread_mutex_lock(&db->mu);
-  rc = recover(db, &edit);
-  if (!rc) {
+  st_memtable *reused_mem = NULL;
+  rc = recover(db, &edit, &reused_mem);
+  if (!rc && db->log) {
+    /* reuse_logs: the last log stays the live one, with its memtable. */
+    db->mem = reused_mem;
+    st_edit_set_log_number(&edit, db->logfile_number);
+    st_edit_set_prev_log_number(&edit, 0);
+    rc = st_vset_log_and_apply(&db->vs, &edit, &db->mu);
+  } else if (!rc) {
     /* A fresh log for new writes; the recovered ones become obsolete once
      * the edit naming the new log is in the MANIFEST. */
     uint64_t number = st_vset_new_file_number(&db->vs);
@@ -803,7 +914,7 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
       rc = st_vset_log_and_apply(&db->vs, &edit, &db->mu);
     }
   }
-  if (!rc) {
+  if (!rc && !db->mem) {
     db->mem = st_memtable_new(db->ucmp);
     if (!db->mem) rc = st_err(STRATA_ENOMEM, "memtable");
   }

@@ -528,7 +528,7 @@ int strata_compact_range(strata_db *db, const void *begin, size_t blen, const vo
 
   /* Flush the memtable (an empty write that forces a switch), and wait for
    * the flush to finish. */
-  int rc = st_db_write(db, 0, NULL);
+  int rc = st_db_write(db, 0, NULL, NULL);
   if (rc) return rc;
   pthread_mutex_lock(&db->mu);
   while (db->imm && db->bg_error.code == 0) pthread_cond_wait(&db->bg_cv, &db->mu);

@@ -32,6 +32,7 @@ struct strata_snapshot {
 /* One caller of write(), waiting in the write queue. */
 typedef struct st_writer {
   const strata_batch *batch; /* NULL: only make room (force a flush) */
+  strata_snapshot *snapshot; /* post-write snapshot to fill in, or NULL */
   int sync;
   int done;
   int rc;
@@ -59,7 +60,8 @@ struct strata_db {
   strata_options opts;           /* [const] sanitised */
   const st_comparator *ucmp;     /* [const] */
   st_table_options topt;         /* [const] */
-  st_cache *block_cache;         /* [const] owned */
+  st_cache *block_cache;         /* [const] */
+  strata_cache *own_cache;       /* [const] the private cache, if no shared one */
   st_table_cache *table_cache;   /* [const] owned */
   st_filelock *lock;             /* [const] */
   st_wfile *info_log;            /* [const] LOG, may be NULL */
@@ -99,7 +101,8 @@ void st_db_record_bg_error(strata_db *db, int rc);
 /* Writes a line to the info log (LOG). Thread-safe. */
 void st_db_log(strata_db *db, const char *fmt, ...) ST_PRINTF(2, 3);
 /* Applies batch (NULL: force the memtable to be flushed). */
-int st_db_write(strata_db *db, int sync, const strata_batch *batch);
+int st_db_write(strata_db *db, int sync, const strata_batch *batch,
+                const strata_snapshot **post_write_snapshot);
 int st_db_pending_add(strata_db *db, uint64_t number);   /* mu held */
 void st_db_pending_remove(strata_db *db, uint64_t number); /* mu held */
 uint64_t st_db_smallest_snapshot(strata_db *db);          /* mu held */

@@ -132,9 +132,8 @@ int strata_approximate_sizes(strata_db *db, int n, const void *const *start,
 }
 
 int strata_destroy(const char *path, const strata_options *opt) {
-  (void)opt;
   if (!path) return st_err(STRATA_EMISUSE, "strata_destroy: NULL path");
-  st_env *env = st_env_posix();
+  st_env *env = (opt && opt->env) ? opt->env : st_env_posix();
   char **names = NULL;
   size_t n = 0;
   if (!env->exists(env, path)) return 0; /* nothing to destroy */

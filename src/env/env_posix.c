@@ -133,7 +133,7 @@ static int posix_new_seqfile(st_env *env, const char *path, st_seqfile **out) {
     return open_read_err(path, e);
   }
   s->base.read = seq_read;
-  s->base.skip = seq_skip;
+  s->base.skip_bytes = seq_skip;
   s->base.close = seq_close;
   s->fd = fd;
   memcpy(s->path, path, plen);
@@ -559,7 +559,7 @@ static int posix_sync_dir(st_env *env, const char *dir) {
  * and other processes take. Where OFD locks are missing, classic locks are
  * used instead; those never conflict within one process, so a process-wide
  * list of locked paths stands in for that case. */
-struct st_filelock {
+struct strata_filelock {
   int fd;
   int ofd; /* 1: OFD lock; 0: classic lock listed in locked_paths */
   st_filelock *next_classic;
@@ -670,7 +670,7 @@ static int posix_unlock_file(st_env *env, st_filelock *l) {
 /* Threads and time                                                         */
 /* ------------------------------------------------------------------------ */
 
-struct st_thread {
+struct strata_thread {
   pthread_t tid;
   void (*fn)(void *arg);
   void *arg;
@@ -747,3 +747,5 @@ static st_env posix_env = {
 };
 
 st_env *st_env_posix(void) { return &posix_env; }
+
+strata_env *strata_env_default(void) { return &posix_env; }

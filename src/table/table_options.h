@@ -19,6 +19,10 @@ typedef struct st_table_options {
   int paranoid_checks;       /* verify every block's CRC when opening /
                                 reading index and meta blocks */
   st_cache *block_cache;     /* uncompressed blocks; NULL = none (borrowed) */
+  int zstd_level;            /* level for STRATA_COMPRESSION_ZSTD */
+  /* Filter policy for the filter block (user keys); NULL = no filters
+   * written or consulted (borrowed). */
+  const struct strata_filter_policy *filter_policy;
 } st_table_options;
 
 /* Per-read options. */

@@ -21,11 +21,25 @@ typedef struct st_comparator {
                  size_t blen);
   /* Optional (NULL = leave unchanged): shorten *start to a key in
    * [*start, limit); shorten *key to a key >= *key. */
-  void (*shortest_separator)(void *state, st_buf *start, st_slice limit);
+  void (*shortest_separator)(void *state, st_buf *start, const char *limit,
+                             size_t limit_len);
   void (*short_successor)(void *state, st_buf *key);
 } st_comparator;
 
 extern const st_comparator st_bytewise_comparator;
+
+/* The public strata_comparator: an st_comparator that owns its name and
+ * state. */
+struct strata_comparator {
+  st_comparator cmp;
+  void (*destructor)(void *state);
+};
+
+/* The comparator a database uses for the given public one (NULL =
+ * bytewise). */
+static inline const st_comparator *st_comparator_of(const strata_comparator *c) {
+  return c ? &c->cmp : &st_bytewise_comparator;
+}
 
 static inline int st_ucmp(const st_comparator *c, st_slice a, st_slice b) {
   if (ST_LIKELY(c->bytewise)) return st_slice_cmp(a, b);

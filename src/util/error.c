@@ -67,3 +67,11 @@ void st_error_capture(st_error *e, int code) {
 }
 
 int st_error_raise(const st_error *e) { return st_err_restore(e->code, e->msg); }
+
+int strata_error_set(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  st_err_v(code, fmt, ap);
+  va_end(ap);
+  return code;
+}

@@ -12,10 +12,10 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef struct st_slice {
-  const char *data;
-  size_t size;
-} st_slice;
+#include "strata.h"
+
+/* The same type as the public strata_slice. */
+typedef strata_slice st_slice;
 
 static inline st_slice st_slice_make(const void *data, size_t size) {
   st_slice s = {(const char *)data, size};
