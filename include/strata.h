@@ -397,9 +397,9 @@ STRATA_API int strata_open(const char *path, const strata_options *opt,
 STRATA_API void strata_close(strata_db *db);
 
 /* Stores key -> value, replacing any earlier value. wopt may be NULL.
- * Errors: STRATA_EIO (log write or sync failed; after a failed sync every
- * later write fails too), STRATA_ENOMEM, STRATA_EINVAL (key or value larger
- * than 4 GiB - 1). */
+ * Errors: STRATA_EIO (log write or sync failed; after a failed log write or
+ * sync every later write fails too), STRATA_ENOMEM, STRATA_EINVAL (key
+ * larger than 4 GiB - 9 bytes or value larger than 4 GiB - 1). */
 STRATA_API int strata_put(strata_db *db, const strata_write_options *wopt,
                           const void *key, size_t klen, const void *val,
                           size_t vlen);
@@ -410,7 +410,8 @@ STRATA_API int strata_delete(strata_db *db, const strata_write_options *wopt,
 
 /* Looks key up and copies its value into *val (val->size set; buffer grown
  * as needed). ropt may be NULL. Returns STRATA_ENOTFOUND when the key is
- * absent (val untouched). Errors: STRATA_ECORRUPTION, STRATA_EIO,
+ * absent (val untouched). On success val->data is never NULL, even for an
+ * empty value. Errors: STRATA_ECORRUPTION, STRATA_EIO,
  * STRATA_ENOMEM. Thread-safe; val must not be shared between threads. */
 STRATA_API int strata_get(strata_db *db, const strata_read_options *ropt,
                           const void *key, size_t klen, strata_buf *val);
@@ -448,7 +449,8 @@ STRATA_API int strata_batch_iterate(
     void (*put)(void *state, const char *k, size_t klen, const char *v,
                 size_t vlen),
     void (*del)(void *state, const char *k, size_t klen));
-/* Appends all operations of src to dst. Errors: STRATA_ENOMEM. */
+/* Appends all operations of src to dst (src may be dst). Errors:
+ * STRATA_ENOMEM, STRATA_EINVAL (the count would pass 2^32 - 1). */
 STRATA_API int strata_batch_append(strata_batch *dst, const strata_batch *src);
 
 /* Applies every operation of b atomically: after a crash either all of them

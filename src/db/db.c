@@ -322,12 +322,14 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
       pthread_mutex_unlock(&db->mu);
       rc = st_log_add_record(log, st_batch_contents(&db->group));
       if (!rc && need_sync) rc = st_log_sync(log);
-      int log_failed = rc != 0;
       if (!rc) rc = st_batch_insert_into(&db->group, mem);
       pthread_mutex_lock(&db->mu);
-      if (log_failed) {
-        /* The log may now hold a torn or unsynced record: refuse every
-         * later write rather than pretend they are durable. */
+      if (rc) {
+        /* Either the log may hold a torn or unsynced record, or the
+         * memtable holds part of a batch whose sequence numbers are not
+         * published (so they would be handed out again): refuse every
+         * later write rather than pretend they are durable or consistent.
+         * The log is replayed whole at the next open. */
         st_db_record_bg_error(db, rc);
       } else if (rc == 0) {
         db->vs.last_sequence = seq + count - 1;
@@ -474,7 +476,11 @@ int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, 
   pthread_mutex_lock(&db->mu);
   st_version_unref(v);
   pthread_mutex_unlock(&db->mu);
-  if (r == ST_MEM_FOUND) return 0;
+  if (r == ST_MEM_FOUND) {
+    /* An empty value still comes back with non-NULL data. */
+    if (!val->data && st_buf_reserve(val, 1)) return STRATA_ENOMEM;
+    return 0;
+  }
   if (r == ST_MEM_ABSENT || r == ST_MEM_DELETED) {
     st_err(STRATA_ENOTFOUND, "key not found");
     return STRATA_ENOTFOUND;

@@ -44,8 +44,8 @@ int st_parse_file_name(const char *name, uint64_t *number, st_file_type *type);
 /* Points CURRENT at MANIFEST-<manifest_number>: writes a temp file, syncs
  * it, renames it over CURRENT and syncs the directory, so a crash leaves
  * either the old or the new CURRENT, never a torn one. */
-struct st_env;
-int st_set_current_file(struct st_env *env, const char *db,
+struct strata_env;
+int st_set_current_file(struct strata_env *env, const char *db,
                         uint64_t manifest_number);
 
 #endif

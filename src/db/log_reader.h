@@ -20,25 +20,29 @@
 typedef struct st_log_reader st_log_reader;
 
 /* Called for each dropped stretch: bytes lost and a static reason. */
-typedef void (*st_log_corruption_fn)(void *arg, uint64_t offset, size_t bytes,
-                                     const char *reason);
+typedef void (*st_log_corruption_fn)(void *arg, uint64_t offset, size_t bytes, const char *reason);
 
 /* A reader of file (borrowed: the caller closes it after freeing the
- * reader). checksum: verify CRCs. report may be NULL. NULL when out of
- * memory. */
-st_log_reader *st_log_reader_new(st_seqfile *file, int checksum,
-                                 st_log_corruption_fn report, void *arg);
+ * reader), from its first byte, in 32 KiB reads. checksum: verify CRCs.
+ * report may be NULL; its offset is the file offset where the dropped
+ * bytes begin (for a dropped partial record, the offset of its FIRST
+ * fragment). NULL when out of memory. */
+st_log_reader *st_log_reader_new(st_seqfile *file, int checksum, st_log_corruption_fn report,
+                                 void *arg);
 
 /* Reads the next record into *record (valid until the next call or free).
  * Returns 1 for a record, 0 at end of file, or a negative error (STRATA_EIO
- * from the file, STRATA_ENOMEM). */
+ * from the file, STRATA_ENOMEM; after a read error the reader is at end of
+ * file). */
 int st_log_read_record(st_log_reader *r, st_slice *record);
 
 /* File offset of the start of the last record returned. */
 uint64_t st_log_last_record_offset(const st_log_reader *r);
 
 /* Offset just past the last good record (the length a writer reusing the
- * file should continue from). */
+ * file should continue from); 0 before the first record. When it is less
+ * than the file's size the file ends in damage or a torn record, and an
+ * appending writer would leave that garbage in front of its records. */
 uint64_t st_log_end_offset(const st_log_reader *r);
 
 void st_log_reader_free(st_log_reader *r);

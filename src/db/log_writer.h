@@ -20,7 +20,14 @@ st_log_writer *st_log_writer_new(st_wfile *file, uint64_t file_size);
 
 /* Appends one record, fragmented across blocks as needed, and hands it to
  * the OS with one write() (st_wfile flush) before returning, so a process
- * crash after return loses nothing. Errors: STRATA_EIO, STRATA_ENOMEM. */
+ * crash after return loses nothing. The record may be empty (a FULL
+ * fragment of length 0). The fragments are assembled in a buffer the
+ * writer keeps for the next record (released after one over 4 MiB),
+ * then passed to exactly one append and one flush. Errors: STRATA_EIO,
+ * STRATA_ENOMEM. After a failed append the writer's size is unchanged;
+ * after a failed flush the bytes count as written (they are the file's). A
+ * database should stop using a log after any error: what reached the disk
+ * is unknown. */
 int st_log_add_record(st_log_writer *w, st_slice record);
 
 /* fdatasync of everything added so far. Errors: STRATA_EIO. */

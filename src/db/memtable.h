@@ -30,19 +30,25 @@ void st_memtable_ref(st_memtable *m);
 void st_memtable_unref(st_memtable *m); /* frees at zero; NULL is a no-op */
 
 /* Adds (key, seq, type) -> value. type is ST_TYPE_VALUE or
- * ST_TYPE_DELETION (value empty). Single writer. Errors: STRATA_ENOMEM. */
-int st_memtable_add(st_memtable *m, uint64_t seq, int type, st_slice key,
-                    st_slice value);
+ * ST_TYPE_DELETION (value empty). Single writer. REQUIRE: seq <=
+ * ST_MAX_SEQUENCE. key and value are copied (one arena allocation holds the
+ * skiplist node and the entry). Errors: STRATA_ENOMEM; STRATA_EINVAL when
+ * the key is longer than 4 GiB - 9 bytes or the value than 4 GiB - 1 (the
+ * entry's varint32 lengths); the table is unchanged on error. */
+int st_memtable_add(st_memtable *m, uint64_t seq, int type, st_slice key, st_slice value);
 
 enum { ST_MEM_ABSENT = 0, ST_MEM_FOUND = 1, ST_MEM_DELETED = 2 };
 
-/* Looks up the newest entry of key with sequence <= seq. Returns
- * ST_MEM_FOUND (value copied into *val), ST_MEM_DELETED, ST_MEM_ABSENT, or
- * STRATA_ENOMEM. */
+/* Looks up the newest entry of key with sequence <= seq (a seq above
+ * ST_MAX_SEQUENCE means "all"). Returns ST_MEM_FOUND (value copied into
+ * *val with st_buf_set), ST_MEM_DELETED, ST_MEM_ABSENT (val untouched in
+ * both), or STRATA_ENOMEM. Lock-free; safe while the writer adds. */
 int st_memtable_get(st_memtable *m, st_slice key, uint64_t seq, st_buf *val);
 
-/* An iterator over internal keys (values as stored). NULL when out of
- * memory. */
+/* An iterator over internal keys (values as stored), lock-free like get:
+ * it sees entries added after its creation if it reaches them. seek()
+ * takes an internal key (user key + 8-byte tag); prev() is a search from
+ * the top (O(log n)). status() is always 0. NULL when out of memory. */
 st_iter *st_memtable_iter(st_memtable *m);
 
 /* Bytes allocated by the table (read from any thread). */

@@ -40,9 +40,7 @@ static inline uint32_t st_batch_get_count(const strata_batch *b) {
 static inline void st_batch_set_count(strata_batch *b, uint32_t n) {
   st_put_fixed32(b->rep.data + 8, n);
 }
-static inline st_slice st_batch_contents(const strata_batch *b) {
-  return st_buf_slice(&b->rep);
-}
+static inline st_slice st_batch_contents(const strata_batch *b) { return st_buf_slice(&b->rep); }
 
 /* Replaces b's rep with contents (e.g. a record read from a log). Errors:
  * STRATA_ECORRUPTION if shorter than the header, STRATA_ENOMEM. */
@@ -51,7 +49,9 @@ int st_batch_set_contents(strata_batch *b, st_slice contents);
 /* Inserts every record into mem with sequence numbers sequence, sequence+1,
  * ... Errors: STRATA_ECORRUPTION (bad encoding or a count that disagrees
  * with the records; nothing is inserted then: the batch is checked before
- * the first insert), STRATA_ENOMEM. */
+ * the first insert), STRATA_ENOMEM (or STRATA_EINVAL) from the memtable --
+ * then the records before the failing one ARE in mem, so the caller must
+ * treat mem as damaged (e.g. fail the write path for good). */
 int st_batch_insert_into(const strata_batch *b, struct st_memtable *mem);
 
 /* Checks the encoding: every record parses and the count matches.

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "env/env.h"
+#include "table/format.h"
 #include "table/iterator.h"
 #include "table/table_options.h"
 
@@ -20,8 +21,8 @@ typedef struct st_table st_table;
  * outlive the table.
  * Errors: STRATA_ECORRUPTION ("<path>: bad magic number", truncated file,
  * bad block checksum, ...), STRATA_EIO, STRATA_ENOMEM. */
-int st_table_open(const st_table_options *opt, st_rafile *file,
-                  uint64_t file_size, const char *path, st_table **out);
+int st_table_open(const st_table_options *opt, st_rafile *file, uint64_t file_size,
+                  const char *path, st_table **out);
 
 /* Closes the file and frees t. NULL is a no-op. */
 void st_table_close(st_table *t);
@@ -35,12 +36,22 @@ st_iter *st_table_iter(st_table *t, const st_read_opts *ro);
  * valid only during the call). Without an entry >= ikey fn is not called.
  * Returns 0 or an error (STRATA_ECORRUPTION, STRATA_EIO, STRATA_ENOMEM), or
  * whatever non-zero fn returned. */
-int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey,
-                 void *arg, int (*fn)(void *arg, st_slice k, st_slice v));
+int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey, void *arg,
+                 int (*fn)(void *arg, st_slice k, st_slice v));
 
 /* Approximate file offset where ikey's data would begin (for approximate
  * sizes): the offset of the data block that would hold it, or the offset
  * of the meta-index block when past the last key. */
 uint64_t st_table_approximate_offset(st_table *t, st_slice ikey);
+
+/* Meta blocks (format.h): finds the metaindex entry `name` (e.g.
+ * "filter.leveldb.BuiltinBloomFilter2") and stores its handle in *h.
+ * Returns 0, STRATA_ENOTFOUND (no such entry, or the metaindex could not
+ * be read at open -- meta blocks are optional), or STRATA_ECORRUPTION. */
+int st_table_find_meta(const st_table *t, const char *name, st_block_handle *h);
+
+/* Reads the meta block at h (checksum verified) into *out, which the
+ * caller frees with st_block_contents_free(). Errors as st_read_block(). */
+int st_table_read_meta(const st_table *t, const st_block_handle *h, st_block_contents *out);
 
 #endif

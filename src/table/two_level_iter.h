@@ -4,6 +4,12 @@
  * what the value names. Used for a table's index -> data blocks and for a
  * level's file list -> tables. Errors from block_fn or children are sticky
  * in status(). Not thread-safe.
+ *
+ * An error stops the iterator: when a second-level iterator reports a
+ * non-OK status (e.g. a block failed its checksum), the two-level iterator
+ * becomes invalid there, instead of skipping the block and yielding the
+ * keys after it, and later positioning calls leave it invalid. status()
+ * then returns the error. An index iterator error likewise ends iteration.
  */
 #ifndef ST_TWO_LEVEL_ITER_H
 #define ST_TWO_LEVEL_ITER_H
@@ -17,7 +23,6 @@ typedef st_iter *(*st_block_fn)(void *arg, st_slice handle);
 
 /* Takes ownership of index_iter. NULL when out of memory (index_iter is
  * destroyed then). */
-st_iter *st_two_level_iter_new(st_iter *index_iter, st_block_fn block_fn,
-                               void *arg);
+st_iter *st_two_level_iter_new(st_iter *index_iter, st_block_fn block_fn, void *arg);
 
 #endif

@@ -1,0 +1,189 @@
+/* format.c - block handles, the footer, block reads (grammar in format.h). */
+#include "table/format.h"
+
+#include <inttypes.h>
+#include <snappy-c.h>
+#include <stdint.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "util/coding.h"
+#include "util/crc32c.h"
+#include "util/error.h"
+
+char *st_block_handle_encode(const st_block_handle *h, char *dst) {
+  dst = st_put_varint64(dst, h->offset);
+  return st_put_varint64(dst, h->size);
+}
+
+int st_block_handle_append(st_buf *b, const st_block_handle *h) {
+  if (st_buf_reserve(b, ST_MAX_BLOCK_HANDLE_SIZE)) return STRATA_ENOMEM;
+  b->size = (size_t)(st_block_handle_encode(h, b->data + b->size) - b->data);
+  return 0;
+}
+
+const char *st_block_handle_decode(const char *p, const char *limit, st_block_handle *h) {
+  p = st_get_varint64(p, limit, &h->offset);
+  if (p) p = st_get_varint64(p, limit, &h->size);
+  return p;
+}
+
+void st_footer_encode(const st_footer *f, char dst[ST_FOOTER_SIZE]) {
+  /* Padding is zero so that two builds of the same table are identical. */
+  memset(dst, 0, ST_FOOTER_SIZE);
+  char *p = st_block_handle_encode(&f->metaindex, dst);
+  st_block_handle_encode(&f->index, p);
+  st_put_fixed64(dst + ST_FOOTER_SIZE - 8, ST_TABLE_MAGIC);
+}
+
+int st_footer_decode(const char *p, const char *path, st_footer *f) {
+  if (st_get_fixed64(p + ST_FOOTER_SIZE - 8) != ST_TABLE_MAGIC)
+    return st_err_corrupt("%s: not an sstable (bad magic number)", path);
+  /* The handles must fit in the 40 bytes before the magic; the padding is
+   * not checked (LevelDB does not check it either). */
+  const char *limit = p + ST_FOOTER_SIZE - 8;
+  const char *q = st_block_handle_decode(p, limit, &f->metaindex);
+  if (q) q = st_block_handle_decode(q, limit, &f->index);
+  if (!q) return st_err_corrupt("%s: bad block handle in table footer", path);
+  return 0;
+}
+
+/* Snappy's densest encoding is a 3-byte copy tag producing 64 bytes, so a
+ * valid stream never expands more than ~21x; a larger claimed length is
+ * corruption, caught before it turns into a huge allocation. */
+#define SNAPPY_MAX_RATIO 32
+
+/* A zstd block holds at most 128 KiB of content and takes at least 3 header
+ * bytes plus one of payload (an RLE block), which bounds what n compressed
+ * bytes can claim to expand to. */
+#define ZSTD_BLOCK_CONTENT_MAX ((uint64_t)128 * 1024)
+
+static int uncompress(const char *path, const st_block_handle *h, int type, const char *src,
+                      size_t n, st_block_contents *out) {
+  size_t ulen = 0;
+  char *buf;
+  if (type == ST_BLOCK_SNAPPY) {
+    if (snappy_uncompressed_length(src, n, &ulen) != SNAPPY_OK ||
+        (n < SIZE_MAX / SNAPPY_MAX_RATIO && ulen > n * SNAPPY_MAX_RATIO))
+      goto bad;
+    buf = malloc(ulen ? ulen : 1);
+    if (!buf) goto nomem;
+    size_t got = ulen;
+    if (snappy_uncompress(src, n, buf, &got) != SNAPPY_OK || got != ulen) {
+      free(buf);
+      goto bad;
+    }
+  } else if (type == ST_BLOCK_ZSTD) {
+    unsigned long long cs = ZSTD_getFrameContentSize(src, n);
+    if (cs == ZSTD_CONTENTSIZE_ERROR || cs == ZSTD_CONTENTSIZE_UNKNOWN || cs > SIZE_MAX ||
+        cs / ZSTD_BLOCK_CONTENT_MAX > (uint64_t)n / 4 + 1)
+      goto bad;
+    ulen = (size_t)cs;
+    buf = malloc(ulen ? ulen : 1);
+    if (!buf) goto nomem;
+    size_t got = ZSTD_decompress(buf, ulen, src, n);
+    if (ZSTD_isError(got) || got != ulen) {
+      free(buf);
+      goto bad;
+    }
+  } else {
+    return st_err_corrupt("%s: unknown compression type %d in block at offset %" PRIu64
+                          " (size %" PRIu64 ")",
+                          path, type, h->offset, h->size);
+  }
+  out->data = buf;
+  out->size = ulen;
+  out->heap = buf;
+  return 0;
+bad:
+  return st_err_corrupt("%s: bad %s-compressed block at offset %" PRIu64 " (size %" PRIu64 ")",
+                        path, type == ST_BLOCK_SNAPPY ? "snappy" : "zstd", h->offset, h->size);
+nomem:
+  return st_err(STRATA_ENOMEM,
+                "%s: cannot allocate %zu bytes to uncompress block at offset %" PRIu64, path, ulen,
+                h->offset);
+}
+
+int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
+                  const st_block_handle *h, int verify_checksum, st_block_contents *out) {
+  out->data = NULL;
+  out->size = 0;
+  out->heap = NULL;
+  /* Check the handle against the file first: a damaged handle must give a
+   * corruption error, not a giant allocation. */
+  if (h->size > SIZE_MAX - ST_BLOCK_TRAILER_SIZE || h->offset > file_size ||
+      h->size + ST_BLOCK_TRAILER_SIZE > file_size - h->offset)
+    goto truncated;
+
+  size_t n = (size_t)h->size;
+  size_t total = n + ST_BLOCK_TRAILER_SIZE;
+  char *scratch = malloc(total);
+  if (!scratch)
+    return st_err(STRATA_ENOMEM, "%s: cannot allocate %zu bytes to read block at offset %" PRIu64,
+                  path, total, h->offset);
+  st_slice got = {NULL, 0};
+  int rc = file->read(file, h->offset, total, scratch, &got);
+  if (rc) {
+    free(scratch);
+    return rc;
+  }
+  if (got.size != total) {
+    free(scratch);
+    goto truncated;
+  }
+
+  const char *d = got.data;
+  int type = (unsigned char)d[n];
+  if (verify_checksum) {
+    uint32_t stored = st_crc32c_unmask(st_get_fixed32(d + n + 1));
+    uint32_t actual = st_crc32c(d, n + 1); /* contents and the type byte */
+    if (stored != actual) {
+      free(scratch);
+      return st_err_corrupt("%s: block checksum mismatch at offset %" PRIu64 " (size %" PRIu64 ")",
+                            path, h->offset, h->size);
+    }
+  }
+
+  int in_scratch = d >= scratch && d < scratch + total;
+  if (type == ST_BLOCK_NONE) {
+    out->data = d;
+    out->size = n;
+    /* Data in the file's own memory (an mmap) is used in place; data read
+     * into scratch is kept in it. Either way there is no copy. */
+    if (in_scratch)
+      out->heap = scratch;
+    else
+      free(scratch);
+    return 0;
+  }
+  rc = uncompress(path, h, type, d, n, out);
+  free(scratch);
+  return rc;
+
+truncated:
+  return st_err_corrupt("%s: truncated block read at offset %" PRIu64 " (size %" PRIu64 ")", path,
+                        h->offset, h->size);
+}
+
+int st_compress_block(int type, st_slice raw, st_buf *out) {
+  out->size = 0;
+  if (type == ST_BLOCK_SNAPPY) {
+    size_t cap = snappy_max_compressed_length(raw.size);
+    if (st_buf_reserve(out, cap)) return STRATA_ENOMEM;
+    size_t len = cap;
+    if (snappy_compress(raw.data, raw.size, out->data, &len) != SNAPPY_OK)
+      return st_err(STRATA_ENOTSUP, "snappy compression failed");
+    out->size = len;
+    return 0;
+  }
+  if (type == ST_BLOCK_ZSTD) {
+    size_t cap = ZSTD_compressBound(raw.size);
+    if (st_buf_reserve(out, cap)) return STRATA_ENOMEM;
+    size_t len = ZSTD_compress(out->data, cap, raw.data, raw.size, ST_ZSTD_LEVEL);
+    if (ZSTD_isError(len))
+      return st_err(STRATA_ENOTSUP, "zstd compression failed: %s", ZSTD_getErrorName(len));
+    out->size = len;
+    return 0;
+  }
+  return st_err(STRATA_ENOTSUP, "unknown compression type %d", type);
+}

@@ -1,0 +1,199 @@
+/*
+ * merger.c - the merging iterator (see merger.h).
+ *
+ * The current entry is the smallest (forward) or largest (reverse) key
+ * among the valid children; ties go to the lowest-numbered child going
+ * forward and the highest going backward, so the reverse order is exactly
+ * the forward order reversed. Every child's validity and key are cached
+ * after each move of that child, so choosing the next entry is a linear
+ * scan of inline comparisons without indirect calls (n is small: memtables,
+ * level-0 files and one iterator per deeper level).
+ *
+ * Changing direction: going forward, every non-current child is positioned
+ * past the current entry; going backward, before it. So on a switch each
+ * other child is re-sought to the current key and stepped once if needed,
+ * as LevelDB's MergingIterator does, with the tie rule above applied to
+ * equal keys so that duplicates come out in the same order both ways.
+ */
+#include "table/merger.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+#include "util/internal_key.h"
+
+typedef struct merging_iter {
+  st_iter base;
+  const st_comparator *ucmp;
+  int n;
+  st_iter **child;
+  st_slice *key; /* key[i] is child i's key when live[i] */
+  char *live;    /* live[i]: child i is valid */
+  int current;   /* index of the current child, -1 when invalid */
+  int forward;   /* direction of the last move */
+} merging_iter;
+
+static inline void refresh(merging_iter *m, int i) {
+  m->live[i] = (char)st_iter_valid(m->child[i]);
+  if (m->live[i]) m->key[i] = st_iter_key(m->child[i]);
+}
+
+static void find_smallest(merging_iter *m) {
+  int best = -1;
+  for (int i = 0; i < m->n; i++) {
+    if (m->live[i] && (best < 0 || st_icmp(m->ucmp, m->key[i], m->key[best]) < 0)) best = i;
+  }
+  m->current = best;
+}
+
+static void find_largest(merging_iter *m) {
+  int best = -1;
+  for (int i = m->n - 1; i >= 0; i--) {
+    if (m->live[i] && (best < 0 || st_icmp(m->ucmp, m->key[i], m->key[best]) > 0)) best = i;
+  }
+  m->current = best;
+}
+
+static int mi_valid(const st_iter *base) { return ((const merging_iter *)base)->current >= 0; }
+
+static void mi_seek_to_first(st_iter *base) {
+  merging_iter *m = (merging_iter *)base;
+  for (int i = 0; i < m->n; i++) {
+    st_iter_seek_to_first(m->child[i]);
+    refresh(m, i);
+  }
+  find_smallest(m);
+  m->forward = 1;
+}
+
+static void mi_seek_to_last(st_iter *base) {
+  merging_iter *m = (merging_iter *)base;
+  for (int i = 0; i < m->n; i++) {
+    st_iter_seek_to_last(m->child[i]);
+    refresh(m, i);
+  }
+  find_largest(m);
+  m->forward = 0;
+}
+
+static void mi_seek(st_iter *base, st_slice target) {
+  merging_iter *m = (merging_iter *)base;
+  for (int i = 0; i < m->n; i++) {
+    st_iter_seek(m->child[i], target);
+    refresh(m, i);
+  }
+  find_smallest(m);
+  m->forward = 1;
+}
+
+static void mi_next(st_iter *base) {
+  merging_iter *m = (merging_iter *)base;
+  assert(m->current >= 0);
+  int cur = m->current;
+  if (!m->forward) {
+    /* Other children sit before the current key. Move each to the entry
+     * that follows the current one in forward order: the first key >= the
+     * current key for children after cur (an equal key of theirs comes
+     * later, ties going to the lowest index), the first key > it for
+     * children before cur. Only the others move, so k stays valid. */
+    st_slice k = m->key[cur];
+    for (int i = 0; i < m->n; i++) {
+      if (i == cur) continue;
+      st_iter_seek(m->child[i], k);
+      refresh(m, i);
+      if (i < cur && m->live[i] && st_icmp(m->ucmp, m->key[i], k) == 0) {
+        st_iter_next(m->child[i]);
+        refresh(m, i);
+      }
+    }
+    m->forward = 1;
+  }
+  st_iter_next(m->child[cur]);
+  refresh(m, cur);
+  find_smallest(m);
+}
+
+static void mi_prev(st_iter *base) {
+  merging_iter *m = (merging_iter *)base;
+  assert(m->current >= 0);
+  int cur = m->current;
+  if (m->forward) {
+    /* Other children sit after the current key. Move each to the entry
+     * that precedes the current one in forward order: the last key <= the
+     * current key for children before cur (their equal key came first),
+     * the last key < it for children after cur. */
+    st_slice k = m->key[cur];
+    for (int i = 0; i < m->n; i++) {
+      if (i == cur) continue;
+      st_iter *c = m->child[i];
+      st_iter_seek(c, k);
+      if (!st_iter_valid(c))
+        st_iter_seek_to_last(c);
+      else if (i > cur || st_icmp(m->ucmp, st_iter_key(c), k) != 0)
+        st_iter_prev(c);
+      refresh(m, i);
+    }
+    m->forward = 0;
+  }
+  st_iter_prev(m->child[cur]);
+  refresh(m, cur);
+  find_largest(m);
+}
+
+static st_slice mi_key(const st_iter *base) {
+  const merging_iter *m = (const merging_iter *)base;
+  assert(m->current >= 0);
+  return m->key[m->current];
+}
+
+static st_slice mi_value(const st_iter *base) {
+  const merging_iter *m = (const merging_iter *)base;
+  assert(m->current >= 0);
+  return st_iter_value(m->child[m->current]);
+}
+
+static int mi_status(const st_iter *base) {
+  const merging_iter *m = (const merging_iter *)base;
+  for (int i = 0; i < m->n; i++) {
+    int rc = st_iter_status(m->child[i]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static void mi_destroy(st_iter *base) {
+  merging_iter *m = (merging_iter *)base;
+  for (int i = 0; i < m->n; i++)
+    st_iter_destroy(m->child[i]);
+  free(m);
+}
+
+static const st_iter_ops merging_ops = {mi_valid,  mi_seek_to_first, mi_seek_to_last, mi_seek,
+                                        mi_next,   mi_prev,          mi_key,          mi_value,
+                                        mi_status, mi_destroy};
+
+st_iter *st_merging_iter_new(const st_comparator *ucmp, st_iter **children, int n) {
+  if (n == 1) return children[0];
+  if (n <= 0) return st_iter_empty(0);
+  /* One allocation: the struct, then the child, key and live arrays. */
+  size_t size = sizeof(merging_iter) + (size_t)n * (sizeof(st_iter *) + sizeof(st_slice) + 1);
+  merging_iter *m = malloc(size);
+  if (!m) {
+    for (int i = 0; i < n; i++)
+      st_iter_destroy(children[i]);
+    return NULL;
+  }
+  st_iter_init(&m->base, &merging_ops);
+  m->ucmp = ucmp;
+  m->n = n;
+  m->child = (st_iter **)(m + 1);
+  m->key = (st_slice *)(m->child + n);
+  m->live = (char *)(m->key + n);
+  for (int i = 0; i < n; i++) {
+    m->child[i] = children[i];
+    m->live[i] = 0;
+  }
+  m->current = -1;
+  m->forward = 1;
+  return &m->base;
+}

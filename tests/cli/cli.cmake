@@ -1,0 +1,26 @@
+# Tests of the strata command-line tool (included by tests/CMakeLists.txt).
+#
+#   cli               end-to-end tests of the strata binary (cli_test.sh)
+#   cli.mdb_interop   dump/load round trips through LMDB's mdb_dump and
+#                     mdb_load, registered only when lmdb-utils is installed
+#   unit.cli_dumpfmt  cmocka tests of the text encodings and the load-format
+#                     reader; dumpfmt.c needs no database, so it is compiled
+#                     in directly instead of linking the tool.
+
+add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli>
+                          kv scan dump jsonl load errors)
+
+find_program(MDB_DUMP_EXE mdb_dump)
+find_program(MDB_LOAD_EXE mdb_load)
+if(MDB_DUMP_EXE AND MDB_LOAD_EXE)
+  add_test(NAME cli.mdb_interop
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli> mdb)
+endif()
+
+add_executable(cli_dumpfmt_test ${CMAKE_CURRENT_LIST_DIR}/dumpfmt_test.c
+                                ${PROJECT_SOURCE_DIR}/tools/strata/dumpfmt.c)
+target_include_directories(cli_dumpfmt_test PRIVATE ${CMOCKA_INCLUDE_DIRS}
+                                                    ${PROJECT_SOURCE_DIR}/tools/strata)
+target_link_libraries(cli_dumpfmt_test PRIVATE ${CMOCKA_LIBRARIES})
+add_test(NAME unit.cli_dumpfmt COMMAND cli_dumpfmt_test)
+set_tests_properties(unit.cli_dumpfmt PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")

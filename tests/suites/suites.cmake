@@ -1,0 +1,44 @@
+# System-level suites (included from tests/CMakeLists.txt).
+#   suite.model     randomized model test against an in-memory oracle
+#   suite.crash     SIGKILL a writer, check durability and batch atomicity
+#   suite.badfiles  damaged log/table/MANIFEST/CURRENT: clean errors only
+#   suite.threads   one handle shared by writers, readers and a compactor
+#   suite.golden    Strata reads a database LevelDB wrote (committed data)
+#   compat.leveldb  LevelDB <-> Strata in both directions (needs libleveldb)
+# Op counts shrink under STRATA_TEST_SCALE=asan (set by `make test-asan`).
+set(SUITES_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+foreach(name model_test crash_test badfiles_test threads_test)
+  add_executable(${name} ${SUITES_DIR}/${name}.c)
+  target_link_libraries(${name} PRIVATE strata_static)
+endforeach()
+
+add_executable(strata_tool ${SUITES_DIR}/compat/strata_tool.c)
+target_link_libraries(strata_tool PRIVATE strata_static)
+
+add_test(NAME suite.model COMMAND model_test)
+add_test(NAME suite.crash COMMAND crash_test)
+add_test(NAME suite.badfiles COMMAND badfiles_test)
+add_test(NAME suite.threads COMMAND threads_test)
+add_test(NAME suite.golden
+         COMMAND sh ${SUITES_DIR}/golden/golden_test.sh $<TARGET_FILE:strata_tool> ${SUITES_DIR}/golden)
+set_tests_properties(suite.model PROPERTIES TIMEOUT 900 LABELS suite)
+set_tests_properties(suite.crash PROPERTIES TIMEOUT 600 LABELS suite)
+set_tests_properties(suite.badfiles PROPERTIES TIMEOUT 300 LABELS suite)
+set_tests_properties(suite.threads PROPERTIES TIMEOUT 300 LABELS suite)
+set_tests_properties(suite.golden PROPERTIES TIMEOUT 120 LABELS "suite;compat")
+
+# The LevelDB side lives in its own executable: the two libraries are never
+# linked into one program.
+find_library(LEVELDB_LIB leveldb)
+find_path(LEVELDB_INCLUDE leveldb/c.h)
+if(LEVELDB_LIB AND LEVELDB_INCLUDE)
+  add_executable(ldb_tool ${SUITES_DIR}/compat/ldb_tool.c)
+  target_include_directories(ldb_tool PRIVATE ${LEVELDB_INCLUDE} ${SNAPPY_INCLUDE})
+  target_link_libraries(ldb_tool PRIVATE ${LEVELDB_LIB} ${SNAPPY_LIB})
+  add_test(NAME compat.leveldb
+           COMMAND sh ${SUITES_DIR}/compat/compat_test.sh $<TARGET_FILE:ldb_tool> $<TARGET_FILE:strata_tool>)
+  set_tests_properties(compat.leveldb PROPERTIES TIMEOUT 900 LABELS compat)
+else()
+  message(STATUS "libleveldb not found: compat.leveldb test not registered (suite.golden still runs)")
+endif()

@@ -1,0 +1,183 @@
+/*
+ * cli.c - helpers shared by the subcommands of the strata tool.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void cli_err(const cli_cmd *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "strata %s: ", cmd->name);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "strata %s: ", cmd->name);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry 'strata %s --help'.\n", cmd->name);
+  return CLI_USAGE;
+}
+
+int cli_help(const cli_cmd *cmd) {
+  fputs(cmd->help, stdout);
+  return CLI_OK;
+}
+
+int cli_bad_option(const cli_cmd *cmd, int c, char **argv) {
+  /* A long option is the whole word just before optind (getopt has moved
+   * past it); a short one may sit inside a cluster such as "-xq", so its
+   * letter (optopt) is what to name. */
+  const char *word = optind > 0 ? argv[optind - 1] : "";
+  int is_long = word && word[0] == '-' && word[1] == '-';
+  if (is_long) {
+    size_t n = strcspn(word, "=");
+    if (c == ':') return cli_usage_error(cmd, "option '%.*s' needs an argument", (int)n, word);
+    return cli_usage_error(cmd, "unknown option '%.*s'", (int)n, word);
+  }
+  if (c == ':') return cli_usage_error(cmd, "option '-%c' needs an argument", optopt);
+  return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+}
+
+int cli_operands(const cli_cmd *cmd, int argc, int optind, int min, int max, const char *names) {
+  int n = argc - optind;
+  if (n < min) return cli_usage_error(cmd, "missing operand: expected %s", names);
+  if (n > max) return cli_usage_error(cmd, "too many operands: expected %s", names);
+  return CLI_OK;
+}
+
+void cli_db_err(const cli_cmd *cmd, const char *what, int rc) {
+  const char *msg = strata_errmsg();
+  cli_err(cmd, "%s: %s", what, (msg && *msg) ? msg : strata_strerror(rc));
+}
+
+int cli_open(const cli_cmd *cmd, const char *path, int create, strata_db **db) {
+  struct stat st;
+  *db = NULL;
+  if (!*path) {
+    cli_err(cmd, "DBPATH is empty");
+    return CLI_FAIL;
+  }
+  if (stat(path, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      cli_err(cmd, "%s: not a database (a Strata database is a directory, this is a file)", path);
+      return CLI_FAIL;
+    }
+    if (!create) {
+      /* Checked here so the message names the real problem; strata_open
+       * would only say that CURRENT is missing. */
+      size_t n = strlen(path);
+      char *cur = malloc(n + sizeof "/CURRENT");
+      if (!cur) {
+        cli_err(cmd, "out of memory");
+        return CLI_FAIL;
+      }
+      memcpy(cur, path, n);
+      memcpy(cur + n, "/CURRENT", sizeof "/CURRENT");
+      int missing = stat(cur, &st) != 0 && errno == ENOENT;
+      free(cur);
+      if (missing) {
+        cli_err(cmd, "%s: not a database (directory has no CURRENT file)", path);
+        return CLI_FAIL;
+      }
+    }
+  } else if (errno == ENOENT && !create) {
+    cli_err(cmd, "%s: no such database (only put and load create one)", path);
+    return CLI_FAIL;
+  } else if (errno != ENOENT) {
+    cli_err(cmd, "%s: %s", path, strerror(errno));
+    return CLI_FAIL;
+  }
+
+  strata_options opt;
+  strata_options_init(&opt);
+  opt.create_if_missing = create;
+  int rc = strata_open(path, &opt, db);
+  if (rc != STRATA_OK) {
+    size_t n = strlen(path) + 32;
+    char *what = malloc(n);
+    if (what) snprintf(what, n, "cannot open %s", path);
+    cli_db_err(cmd, what ? what : "cannot open database", rc);
+    free(what);
+    *db = NULL;
+    return CLI_FAIL;
+  }
+  return CLI_OK;
+}
+
+int cli_parse_count(const char *s, unsigned long long *out) {
+  if (!s || *s < '0' || *s > '9') return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+int cli_arg_bytes(const cli_cmd *cmd, const char *what, const char *arg, int hex, sbuf *out) {
+  out->len = 0;
+  if (!hex) {
+    if (sbuf_append(out, arg, strlen(arg))) {
+      cli_err(cmd, "out of memory");
+      return CLI_FAIL;
+    }
+    return CLI_OK;
+  }
+  const char *e = parse_hex(out, arg, strlen(arg));
+  if (e) return cli_usage_error(cmd, "%s '%s' is not valid hex (-x): %s", what, arg, e);
+  return CLI_OK;
+}
+
+int cli_out_open(const cli_cmd *cmd, cli_out *o, const char *path) {
+  memset(o, 0, sizeof *o);
+  if (!path || !strcmp(path, "-")) {
+    o->f = stdout;
+    o->name = "standard output";
+    return CLI_OK;
+  }
+  o->f = fopen(path, "w");
+  if (!o->f) {
+    cli_err(cmd, "%s: cannot create: %s", path, strerror(errno));
+    return CLI_FAIL;
+  }
+  o->name = path;
+  o->own = 1;
+  return CLI_OK;
+}
+
+int cli_out_flush(cli_out *o, int force) {
+  if (o->buf.len == 0 || (!force && o->buf.len < 64 * 1024)) return 0;
+  size_t n = fwrite(o->buf.data, 1, o->buf.len, o->f);
+  int bad = n != o->buf.len;
+  o->buf.len = 0;
+  return bad ? -1 : 0;
+}
+
+int cli_out_finish(const cli_cmd *cmd, cli_out *o) {
+  int bad = cli_out_flush(o, 1) != 0;
+  bad |= fflush(o->f) != 0;
+  bad |= ferror(o->f) != 0;
+  int err = errno;
+  if (o->own) bad |= fclose(o->f) != 0;
+  sbuf_free(&o->buf);
+  if (bad) {
+    cli_err(cmd, "%s: write error: %s", o->name, strerror(err ? err : EIO));
+    return CLI_FAIL;
+  }
+  return CLI_OK;
+}

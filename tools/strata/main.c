@@ -1,0 +1,93 @@
+/*
+ * main.c - the strata command-line tool: finds the subcommand and hands it
+ * the rest of the command line. Each subcommand lives in its own file
+ * (cmd_*.c) with its manual.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_cmd *const commands[] = {&cli_cmd_get,  &cli_cmd_put,    &cli_cmd_delete,
+                                          &cli_cmd_scan, &cli_cmd_dump,   &cli_cmd_load,
+                                          &cli_cmd_stat, &cli_cmd_compact};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+  fputs("usage: strata <command> [options] DBPATH [args]\n"
+        "\n"
+        "Inspect and edit a Strata database (a directory in LevelDB 1.23's on-disk\n"
+        "format), and move its contents in and out as text.\n"
+        "\n"
+        "Commands:\n",
+        f);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
+  fputs("\n"
+        "'strata <command> --help' (or 'strata help <command>') gives a command's\n"
+        "options and formats; 'strata help all' prints every command's manual.\n"
+        "\n"
+        "Keys and values are byte strings. On the command line they are used as\n"
+        "given; a shell argument cannot hold a NUL byte, so get, put and delete take\n"
+        "-x to read them as hex. Options may come before or after DBPATH; put '--'\n"
+        "before a KEY or VALUE that begins with '-'.\n"
+        "\n"
+        "Only put and load create a database. The other commands fail on a missing\n"
+        "one, so a mistyped path never leaves an empty database behind.\n"
+        "\n"
+        "A database is held open, and locked, only while a command runs; another\n"
+        "process opening it meanwhile fails (\"lock ... already held\") rather than\n"
+        "waiting.\n"
+        "\n"
+        "Exit status: 0 success; 1 failure (including a key get did not find);\n"
+        "2 bad usage (unknown command or option, missing or extra operands).\n",
+        f);
+}
+
+static const cli_cmd *find(const char *name) {
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(commands[i]->name, name)) return commands[i];
+  return NULL;
+}
+
+static int help(int argc, char **argv) {
+  if (argc < 3) {
+    usage(stdout);
+    return CLI_OK;
+  }
+  if (!strcmp(argv[2], "all")) {
+    usage(stdout);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+      printf("\n");
+      cli_help(commands[i]);
+    }
+    return CLI_OK;
+  }
+  const cli_cmd *c = find(argv[2]);
+  if (!c) {
+    fprintf(stderr, "strata help: unknown command '%s'\nTry 'strata --help'.\n", argv[2]);
+    return CLI_USAGE;
+  }
+  return cli_help(c);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_USAGE;
+  }
+  const char *name = argv[1];
+  if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help"))
+    return help(argc, argv);
+  if (!strcmp(name, "--version")) {
+    printf("strata %d.%d (LevelDB 1.23 on-disk format)\n", STRATA_VERSION_MAJOR,
+           STRATA_VERSION_MINOR);
+    return CLI_OK;
+  }
+  const cli_cmd *c = find(name);
+  if (!c) {
+    fprintf(stderr, "strata: unknown command '%s'\nTry 'strata --help'.\n", name);
+    return CLI_USAGE;
+  }
+  return c->run(c, argc - 1, argv + 1);
+}
