@@ -54,4 +54,16 @@ int st_table_find_meta(const st_table *t, const char *name, st_block_handle *h);
  * caller frees with st_block_contents_free(). Errors as st_read_block(). */
 int st_table_read_meta(const st_table *t, const st_block_handle *h, st_block_contents *out);
 
+/* Reads every data block of t in order, for checking and repair: calls
+ * entry(arg, key, value) for each entry of each readable block (may be
+ * NULL) and bad_block(arg, offset, code, what) for each block that cannot
+ * be read, fails its checksum, fails to decompress, does not parse, or
+ * holds keys out of order (may be NULL); the scan goes on with the next
+ * block. Checksums are always verified. Returns the number of bad blocks
+ * (>= 0), or a negative error when the scan could not go on at all (e.g.
+ * the index block is unreadable -- then bad_block has been called for it
+ * too), or a negative value entry() returned to stop the scan. */
+int64_t st_table_scan(st_table *t, void *arg, int (*entry)(void *arg, st_slice k, st_slice v),
+                      void (*bad_block)(void *arg, uint64_t offset, int code, const char *what));
+
 #endif
