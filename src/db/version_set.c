@@ -368,6 +368,9 @@ int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mut
   /* Only one thread writes the MANIFEST, so the mutex can be released while
    * the record is written and synced; readers go on meanwhile. */
   pthread_mutex_unlock(mu);
+  /* New tables' directory entries must be durable before the MANIFEST
+   * names them, or a machine crash could leave it pointing at nothing. */
+  if (!rc && edit->n_files > 0 && !new_manifest) rc = vs->env->sync_dir(vs->env, vs->dbname);
   if (!rc) rc = st_edit_encode(edit, &rec);
   if (!rc) rc = st_log_add_record(log, st_buf_slice(&rec));
   if (!rc) rc = st_log_sync(log);
