@@ -200,13 +200,13 @@ const char *strata_iter_key(const strata_iter *it, size_t *klen) {
   st_slice k = it->dir == DIR_FORWARD ? st_ikey_user(st_iter_key(it->iter))
                                       : st_buf_slice(&it->saved_key);
   if (klen) *klen = k.size;
-  return k.data;
+  return k.data ? k.data : ""; /* an empty saved key may have no buffer yet */
 }
 
 const char *strata_iter_value(const strata_iter *it, size_t *vlen) {
   st_slice v = it->dir == DIR_FORWARD ? st_iter_value(it->iter) : st_buf_slice(&it->saved_value);
   if (vlen) *vlen = v.size;
-  return v.data;
+  return v.data ? v.data : "";
 }
 
 int strata_iter_status(const strata_iter *it) {

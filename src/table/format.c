@@ -165,7 +165,7 @@ truncated:
                         h->offset, h->size);
 }
 
-int st_compress_block(int type, st_slice raw, st_buf *out) {
+int st_compress_block(int type, int zstd_level, st_slice raw, st_buf *out) {
   out->size = 0;
   if (type == ST_BLOCK_SNAPPY) {
     size_t cap = snappy_max_compressed_length(raw.size);
@@ -179,7 +179,9 @@ int st_compress_block(int type, st_slice raw, st_buf *out) {
   if (type == ST_BLOCK_ZSTD) {
     size_t cap = ZSTD_compressBound(raw.size);
     if (st_buf_reserve(out, cap)) return STRATA_ENOMEM;
-    size_t len = ZSTD_compress(out->data, cap, raw.data, raw.size, ST_ZSTD_LEVEL);
+    int level = zstd_level > 0 ? zstd_level : ST_ZSTD_LEVEL;
+    if (level > ZSTD_maxCLevel()) level = ZSTD_maxCLevel();
+    size_t len = ZSTD_compress(out->data, cap, raw.data, raw.size, level);
     if (ZSTD_isError(len))
       return st_err(STRATA_ENOTSUP, "zstd compression failed: %s", ZSTD_getErrorName(len));
     out->size = len;

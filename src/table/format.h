@@ -8,7 +8,8 @@
  *                      footer
  *   data_block      := block_contents trailer      entries: internal key ->
  *                                                  value, ascending
- *   meta_block      := block_contents trailer      e.g. a bloom filter
+ *   meta_block      := block_contents trailer      the filter block (layout
+ *                                                  in table/filter_block.c)
  *   metaindex_block := block_contents trailer      entries: meta block name
  *                                                  (e.g. "filter.<policy>",
  *                                                  bytewise order) ->
@@ -62,7 +63,8 @@
 /* Block types of the trailer (the values of strata_compression). */
 enum { ST_BLOCK_NONE = 0, ST_BLOCK_SNAPPY = 1, ST_BLOCK_ZSTD = 2 };
 
-/* zstd level used to compress data blocks (LevelDB 1.23's default). */
+/* zstd level used when the options give none (<= 0): the default of
+ * LevelDB versions that write zstd blocks. */
 #define ST_ZSTD_LEVEL 1
 
 typedef struct st_block_handle {
@@ -124,8 +126,10 @@ int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
                   const st_block_handle *h, int verify_checksum, st_block_contents *out);
 
 /* Compresses raw with `type` (ST_BLOCK_SNAPPY or ST_BLOCK_ZSTD) into out
- * (replacing its content). Returns 0, STRATA_ENOMEM, or STRATA_ENOTSUP when
- * the compressor fails or type is unknown (then store the block raw). */
-int st_compress_block(int type, st_slice raw, st_buf *out);
+ * (replacing its content). zstd_level is the zstd level (<= 0: ST_ZSTD_LEVEL;
+ * above zstd's maximum: the maximum); snappy ignores it. Returns 0,
+ * STRATA_ENOMEM, or STRATA_ENOTSUP when the compressor fails or type is
+ * unknown (then store the block raw). */
+int st_compress_block(int type, int zstd_level, st_slice raw, st_buf *out);
 
 #endif

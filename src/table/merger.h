@@ -13,7 +13,6 @@
 /* Takes ownership of children[0..n) (destroyed with the merger; the array
  * itself is copied). ucmp borrowed. n may be 0 or 1. NULL when out of
  * memory (children are destroyed then). */
-st_iter *st_merging_iter_new(const st_comparator *ucmp, st_iter **children,
-                             int n);
+st_iter *st_merging_iter_new(const st_comparator *ucmp, st_iter **children, int n);
 
 #endif

@@ -1,21 +1,25 @@
 /*
  * table.c - reading a sorted table (see table.h; format in table/format.h).
  *
- * Open reads the footer, then keeps the index block (and the metaindex) in
- * memory for the table's lifetime. Data blocks are read on demand, through
- * the block cache when the options give one.
+ * Open reads the footer, then keeps the index block, the metaindex and the
+ * filter block (when the options' filter policy wrote one) in memory for
+ * the table's lifetime. Data blocks are read on demand, through the block
+ * cache when the options give one.
  */
 #include "table/table.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "table/block.h"
+#include "table/filter_block.h"
 #include "table/format.h"
 #include "table/two_level_iter.h"
 #include "util/coding.h"
 #include "util/error.h"
+#include "util/internal_key.h"
 
 /* What a data-block reader needs: the table and the read options. The
  * table holds one per combination of the two flags, so that creating an
@@ -35,7 +39,10 @@ struct st_table {
   st_block metaindex; /* empty when it could not be read (see open) */
   int have_metaindex;
   st_block_handle metaindex_handle;
-  read_ctx ctx[4]; /* [verify_checksums * 2 + fill_cache] */
+  int have_filter; /* filter usable: opt.filter_policy made filter_block */
+  st_block_contents filter_block;
+  st_filter_block_reader filter; /* reads filter_block */
+  read_ctx ctx[4];               /* [verify_checksums * 2 + fill_cache] */
 };
 
 /* ---- data blocks ------------------------------------------------------- */
@@ -135,6 +142,34 @@ static int read_footer(const st_rafile *file, uint64_t file_size, const char *pa
   return st_footer_decode(got.data, path, f);
 }
 
+/* Loads the filter block of opt.filter_policy, if the table has one. A
+ * table written with another policy (or none) has no "filter.<our name>"
+ * entry and is read without filters. A damaged filter block is ignored
+ * too, as in LevelDB (reads stay correct, only slower), unless paranoid;
+ * running out of memory is always an error. */
+static int load_filter(st_table *t) {
+  const st_filter_policy *p = t->opt.filter_policy;
+  if (!p || !t->have_metaindex) return 0;
+  st_buf name = ST_BUF_INIT;
+  int rc = st_buf_append(&name, "filter.", 7);
+  if (!rc) rc = st_buf_append(&name, p->name, strlen(p->name) + 1);
+  st_block_handle h;
+  if (!rc) rc = st_table_find_meta(t, name.data, &h);
+  st_buf_free(&name);
+  if (rc == STRATA_ENOTFOUND) return 0;
+  if (!rc) rc = st_table_read_meta(t, &h, &t->filter_block);
+  if (!rc && !st_filter_block_reader_init(
+                 &t->filter, p, st_slice_make(t->filter_block.data, t->filter_block.size)))
+    rc = st_err_corrupt("%s: bad filter block at offset %" PRIu64 " (size %" PRIu64 ")", t->path,
+                        h.offset, h.size);
+  if (!rc) {
+    t->have_filter = 1;
+    return 0;
+  }
+  st_block_contents_free(&t->filter_block);
+  return (rc == STRATA_ENOMEM || t->opt.paranoid_checks) ? rc : 0;
+}
+
 int st_table_open(const st_table_options *opt, st_rafile *file, uint64_t file_size,
                   const char *path, st_table **out) {
   *out = NULL;
@@ -176,7 +211,8 @@ int st_table_open(const st_table_options *opt, st_rafile *file, uint64_t file_si
   }
 
   /* Meta blocks only speed reads up (a filter), so as in LevelDB a damaged
-   * metaindex makes the table work without them -- unless paranoid. */
+   * metaindex makes the table work without them -- unless paranoid.
+   * Running out of memory is no damage: it fails the open. */
   rc = st_read_block(file, p, file_size, &footer.metaindex, 1, &c);
   if (!rc) {
     st_block_init(&t->metaindex, &c, t->path, footer.metaindex.offset);
@@ -186,8 +222,8 @@ int st_table_open(const st_table_options *opt, st_rafile *file, uint64_t file_si
     else
       t->have_metaindex = 1;
   }
-  if (rc && opt->paranoid_checks) goto fail;
-  rc = 0;
+  if (rc && (opt->paranoid_checks || rc == STRATA_ENOMEM)) goto fail;
+  if ((rc = load_filter(t))) goto fail;
 
   if (opt->block_cache) t->cache_id = st_cache_new_id(opt->block_cache);
   *out = t;
@@ -202,6 +238,7 @@ void st_table_close(st_table *t) {
   if (!t) return;
   st_block_release(&t->index);
   st_block_release(&t->metaindex);
+  st_block_contents_free(&t->filter_block);
   t->file->close(t->file);
   free(t->path);
   free(t);
@@ -223,7 +260,7 @@ int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey, void *arg,
   st_block_iter idx;
   st_block_iter_init(&idx, &t->index, t->opt.ucmp);
   st_iter_seek(&idx.base, ikey);
-  int rc = 0, done = 0;
+  int rc = 0, done = 0, first = 1;
   while (!done && st_iter_valid(&idx.base)) {
     st_slice hv = st_iter_value(&idx.base);
     st_block_handle h;
@@ -231,6 +268,13 @@ int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey, void *arg,
       rc = bad_handle(t);
       break;
     }
+    /* Only the block the index points at can hold ikey's user key (a later
+     * block starts past the separator, at a greater user key), so only its
+     * filter is asked. */
+    if (first && t->have_filter &&
+        !st_filter_block_may_match(&t->filter, h.offset, st_ikey_user(ikey)))
+      break;
+    first = 0;
     st_block_contents c = {NULL, 0, NULL};
     const st_block *b;
     st_cache_handle *ch;
@@ -301,4 +345,123 @@ int st_table_find_meta(const st_table *t, const char *name, st_block_handle *h) 
 
 int st_table_read_meta(const st_table *t, const st_block_handle *h, st_block_contents *out) {
   return st_read_block(t->file, t->path, t->file_size, h, 1, out);
+}
+
+/* ---- scan -------------------------------------------------------------- */
+
+/* Passes the thread's current message to bad_block. It is copied first:
+ * the callback may itself set messages. */
+static void report_bad(void (*bad_block)(void *, uint64_t, int, const char *), void *arg,
+                       uint64_t offset, int code) {
+  if (!bad_block) return;
+  char what[ST_ERRMSG_MAX];
+  snprintf(what, sizeof what, "%s", st_errmsg());
+  bad_block(arg, offset, code, what);
+}
+
+/* Walks every entry of b checking that each parses and that keys ascend,
+ * starting above *prev when have_prev. On success *last holds the block's
+ * last key (unchanged for a block without entries) and *nentries the count.
+ * Returns 0, STRATA_ECORRUPTION or STRATA_ENOMEM. */
+static int check_block(const st_table *t, const st_block *b, st_buf *last, int *have_last,
+                       uint64_t *nentries) {
+  st_block_iter it;
+  st_block_iter_init(&it, b, t->opt.ucmp);
+  int rc = 0;
+  uint64_t n = 0;
+  for (st_iter_seek_to_first(&it.base); st_iter_valid(&it.base); st_iter_next(&it.base)) {
+    st_slice k = st_iter_key(&it.base);
+    if (*have_last && st_icmp(t->opt.ucmp, st_buf_slice(last), k) >= 0) {
+      rc =
+          st_err_corrupt("%s: keys out of order in block at offset %" PRIu64 " (entry %" PRIu64 ")",
+                         t->path, b->offset, n);
+      break;
+    }
+    if (st_buf_set(last, k.data, k.size)) {
+      rc = STRATA_ENOMEM;
+      break;
+    }
+    *have_last = 1;
+    n++;
+  }
+  if (!rc) rc = st_iter_status(&it.base);
+  st_block_iter_fini(&it);
+  *nentries = n;
+  return rc;
+}
+
+int64_t st_table_scan(st_table *t, void *arg, int (*entry)(void *arg, st_slice k, st_slice v),
+                      void (*bad_block)(void *arg, uint64_t offset, int code, const char *what)) {
+  st_block_iter idx;
+  st_block_iter_init(&idx, &t->index, t->opt.ucmp);
+  /* prev: the last key of the last good block; cur: the block being
+   * checked. A good block's last key becomes prev by swapping the two. */
+  st_buf prev = ST_BUF_INIT, cur = ST_BUF_INIT;
+  int have_prev = 0;
+  int64_t bad = 0, stop = 0;
+  for (st_iter_seek_to_first(&idx.base); !stop && st_iter_valid(&idx.base);
+       st_iter_next(&idx.base)) {
+    st_slice hv = st_iter_value(&idx.base);
+    st_block_handle h;
+    if (!st_block_handle_decode(hv.data, hv.data + hv.size, &h)) {
+      /* Where the block is is unknown: report the index entry's block. */
+      report_bad(bad_block, arg, t->index.offset, bad_handle(t));
+      bad++;
+      continue;
+    }
+    st_block_contents c;
+    int rc = st_read_block(t->file, t->path, t->file_size, &h, 1, &c);
+    if (rc == STRATA_ENOMEM) {
+      stop = rc;
+      break;
+    }
+    if (rc) {
+      report_bad(bad_block, arg, h.offset, rc);
+      bad++;
+      continue;
+    }
+    st_block b;
+    st_block_init(&b, &c, t->path, h.offset);
+    /* Check the whole block before handing out any entry: a bad block must
+     * contribute nothing. */
+    if (st_buf_set(&cur, prev.data, prev.size)) rc = STRATA_ENOMEM;
+    int have_cur = have_prev;
+    uint64_t n = 0;
+    if (!rc) rc = check_block(t, &b, &cur, &have_cur, &n);
+    if (rc == STRATA_ENOMEM) {
+      stop = rc;
+    } else if (rc) {
+      report_bad(bad_block, arg, h.offset, rc);
+      bad++;
+    } else {
+      st_block_iter it;
+      st_block_iter_init(&it, &b, t->opt.ucmp);
+      for (st_iter_seek_to_first(&it.base); entry && st_iter_valid(&it.base);
+           st_iter_next(&it.base)) {
+        int r = entry(arg, st_iter_key(&it.base), st_iter_value(&it.base));
+        if (r < 0) {
+          stop = r;
+          break;
+        }
+      }
+      st_block_iter_fini(&it);
+      st_buf tmp = prev;
+      prev = cur;
+      cur = tmp;
+      have_prev = have_cur;
+    }
+    st_block_release(&b);
+  }
+  if (!stop) {
+    /* Damage inside the index ends the scan: later handles are lost. */
+    int rc = st_iter_status(&idx.base);
+    if (rc) {
+      report_bad(bad_block, arg, t->index.offset, rc);
+      stop = rc;
+    }
+  }
+  st_block_iter_fini(&idx);
+  st_buf_free(&prev);
+  st_buf_free(&cur);
+  return stop ? stop : bad;
 }

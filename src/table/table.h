@@ -16,11 +16,17 @@ typedef struct st_table st_table;
 
 /* Opens the table in file (ownership passes to the table, which closes it;
  * on failure the file is closed too), reading the footer, index and
- * meta-index. file_size is the file's length; path is used in error
- * messages only (copied). opt is copied; its ucmp and block_cache must
+ * meta-index, and the filter block of opt->filter_policy: the metaindex
+ * entry "filter.<policy name>" (a table written with another policy, or
+ * none, is read without filters). A damaged metaindex or filter block
+ * (checksum, truncation, bad layout) or a failed read of either only
+ * turns filters off, unless opt->paranoid_checks: then open fails.
+ * file_size is the file's length; path is used in error messages only
+ * (copied). opt is copied; its ucmp, block_cache and filter_policy must
  * outlive the table.
  * Errors: STRATA_ECORRUPTION ("<path>: bad magic number", truncated file,
- * bad block checksum, ...), STRATA_EIO, STRATA_ENOMEM. */
+ * bad block checksum, "<path>: bad filter block at offset ..", ...),
+ * STRATA_EIO, STRATA_ENOMEM. */
 int st_table_open(const st_table_options *opt, st_rafile *file, uint64_t file_size,
                   const char *path, st_table **out);
 
@@ -34,6 +40,11 @@ st_iter *st_table_iter(st_table *t, const st_read_opts *ro);
 /* Point lookup: seeks the first entry whose internal key is >= ikey and,
  * if there is one, calls fn(arg, its_key, its_value) once (the slices are
  * valid only during the call). Without an entry >= ikey fn is not called.
+ * With a filter (see st_table_open), fn is not called either when the
+ * filter rules ikey's user key out of the data block the index points at,
+ * even if a later entry (of a greater user key) exists: callers looking
+ * for ikey's user key lose nothing, and no data block is read. The filter
+ * path allocates nothing.
  * Returns 0 or an error (STRATA_ECORRUPTION, STRATA_EIO, STRATA_ENOMEM), or
  * whatever non-zero fn returned. */
 int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey, void *arg,
@@ -62,7 +73,19 @@ int st_table_read_meta(const st_table *t, const st_block_handle *h, st_block_con
  * block. Checksums are always verified. Returns the number of bad blocks
  * (>= 0), or a negative error when the scan could not go on at all (e.g.
  * the index block is unreadable -- then bad_block has been called for it
- * too), or a negative value entry() returned to stop the scan. */
+ * too), or a negative value entry() returned to stop the scan.
+ *
+ * Details: a block is checked whole before any of its entries is passed
+ * on, so a bad block contributes no entry. Keys must ascend within a block
+ * and from the last key of the previous good block; they are otherwise
+ * passed as stored (a tag of unknown type included: st_ikey_parse them).
+ * entry() returns 0 (or any non-negative value) to go on; its slices are
+ * valid during the call. bad_block gets the block's offset (the index
+ * block's for a damaged index entry), the error code and the error
+ * message ("Corruption: <path>: block checksum mismatch at offset ..."),
+ * valid during the call. Reads bypass the block cache. A read error
+ * (STRATA_EIO) is a bad block; running out of memory stops the scan
+ * (STRATA_ENOMEM). */
 int64_t st_table_scan(st_table *t, void *arg, int (*entry)(void *arg, st_slice k, st_slice v),
                       void (*bad_block)(void *arg, uint64_t offset, int code, const char *what));
 

@@ -11,8 +11,10 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "table/block_builder.h"
+#include "table/filter_block.h"
 #include "table/format.h"
 #include "util/crc32c.h"
 #include "util/error.h"
@@ -35,6 +37,10 @@ struct st_table_builder {
    * key of the next block. */
   int pending_index;
   st_block_handle pending_handle;
+  /* With a filter policy: the filter block, fed every key's user key and
+   * told where each data block starts. */
+  int has_filter;
+  st_filter_block_builder filter;
 };
 
 st_table_builder *st_table_builder_new(const st_table_options *opt, st_wfile *file) {
@@ -50,6 +56,13 @@ st_table_builder *st_table_builder_new(const st_table_options *opt, st_wfile *fi
   b->last_key = (st_buf)ST_BUF_INIT;
   b->separator = (st_buf)ST_BUF_INIT;
   b->compressed = (st_buf)ST_BUF_INIT;
+  if (opt->filter_policy) {
+    b->has_filter = 1;
+    st_filter_block_builder_init(&b->filter, opt->filter_policy);
+    /* The first data block starts at 0; this makes no filter yet, so it
+     * cannot fail. */
+    st_filter_block_start(&b->filter, 0);
+  }
   return b;
 }
 
@@ -60,6 +73,7 @@ void st_table_builder_free(st_table_builder *b) {
   st_buf_free(&b->last_key);
   st_buf_free(&b->separator);
   st_buf_free(&b->compressed);
+  if (b->has_filter) st_filter_block_builder_free(&b->filter);
   free(b);
 }
 
@@ -105,7 +119,7 @@ static int write_block(st_table_builder *b, st_block_builder *bb, int compressio
   st_slice out = raw;
   int type = ST_BLOCK_NONE;
   if (compression == ST_BLOCK_SNAPPY || compression == ST_BLOCK_ZSTD) {
-    rc = st_compress_block(compression, raw, &b->compressed);
+    rc = st_compress_block(compression, b->opt.zstd_level, raw, &b->compressed);
     if (rc == STRATA_ENOMEM) return fail(b, rc);
     /* Keep the compressed form only when it saves at least 12.5%: below
      * that, reading pays decompression for too little. A failed compressor
@@ -159,6 +173,8 @@ static int flush_data_block(st_table_builder *b) {
   int rc = write_block(b, &b->data, b->opt.compression, &b->pending_handle);
   if (rc) return rc;
   b->pending_index = 1;
+  /* The next data block, if any, starts here. */
+  if (b->has_filter && (rc = st_filter_block_start(&b->filter, b->offset))) return fail(b, rc);
   return 0;
 }
 
@@ -171,10 +187,32 @@ int st_table_builder_add(st_table_builder *b, st_slice ikey, st_slice value) {
   if (b->pending_index && emit_index_entry(b, &ikey)) return b->status;
   int rc = st_block_builder_add(&b->data, ikey, value);
   if (!rc) rc = st_buf_set(&b->last_key, ikey.data, ikey.size);
+  if (!rc && b->has_filter) rc = st_filter_block_add_key(&b->filter, st_ikey_user(ikey));
   if (rc) return fail(b, rc);
   b->num_entries++;
   if (st_block_builder_size_estimate(&b->data) >= b->opt.block_size) return flush_data_block(b);
   return 0;
+}
+
+/* Writes the filter block and adds its entry "filter.<policy name>" to
+ * the metaindex being built. */
+static int add_filter_block(st_table_builder *b, st_block_builder *metaindex) {
+  st_slice contents;
+  st_block_handle h;
+  int rc = st_filter_block_finish(&b->filter, &contents);
+  if (rc) return fail(b, rc);
+  if ((rc = write_raw_block(b, contents, ST_BLOCK_NONE, &h))) return rc;
+  st_buf name = ST_BUF_INIT;
+  char hbuf[ST_MAX_BLOCK_HANDLE_SIZE];
+  char *end = st_block_handle_encode(&h, hbuf);
+  const char *pname = b->opt.filter_policy->name;
+  rc = st_buf_append(&name, "filter.", 7);
+  if (!rc) rc = st_buf_append(&name, pname, strlen(pname));
+  if (!rc)
+    rc = st_block_builder_add(metaindex, st_buf_slice(&name),
+                              st_slice_make(hbuf, (size_t)(end - hbuf)));
+  st_buf_free(&name);
+  return rc ? fail(b, rc) : 0;
 }
 
 int st_table_builder_finish(st_table_builder *b) {
@@ -184,15 +222,16 @@ int st_table_builder_finish(st_table_builder *b) {
   b->closed = 1;
   if (rc) return rc;
 
-  /* Meta blocks go here, between the data blocks and the metaindex, each
-   * with a metaindex entry "<kind>.<name>" -> handle (in bytewise order).
-   * Tables have none yet; the filter block of a filter policy will be the
-   * first ("filter.<policy name>"), found by st_table_find_meta(). Index
-   * and metaindex are compressed like data blocks, as LevelDB does. */
+  /* Meta blocks go between the data blocks and the metaindex, which maps
+   * each one's name to its handle (in bytewise order). The only one is the
+   * filter block, stored raw as LevelDB does: filters are bit arrays that
+   * do not compress. The metaindex itself, like the index, is compressed
+   * like data blocks, again as LevelDB does. */
   st_footer footer;
   st_block_builder metaindex;
-  st_block_builder_init(&metaindex, 1);
-  rc = write_block(b, &metaindex, b->opt.compression, &footer.metaindex);
+  st_block_builder_init(&metaindex, b->opt.restart_interval);
+  if (b->has_filter) rc = add_filter_block(b, &metaindex);
+  if (!rc) rc = write_block(b, &metaindex, b->opt.compression, &footer.metaindex);
   st_block_builder_free(&metaindex);
   if (rc) return rc;
 

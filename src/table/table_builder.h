@@ -14,20 +14,23 @@
 typedef struct st_table_builder st_table_builder;
 
 /* A builder writing to file (borrowed: the caller syncs and closes it after
- * finish/abandon). opt is copied; opt->ucmp must outlive the builder.
- * NULL when out of memory.
+ * finish/abandon). opt is copied; opt->ucmp and opt->filter_policy must
+ * outlive the builder. NULL when out of memory.
  * Blocks (data, index and metaindex, as LevelDB) are compressed with
- * opt->compression (SNAPPY, ZSTD at level 1; any other value means none)
- * and stored raw when that saves less than 12.5%. A data block is cut once
- * its size reaches opt->block_size. Without compression or with snappy the
- * output is byte for byte what LevelDB 1.23's TableBuilder writes for the
- * same entries and options (LevelDB 1.23 itself cannot read zstd blocks;
- * later LevelDB versions write the same type byte 0x2). */
+ * opt->compression (SNAPPY, or ZSTD at opt->zstd_level -- 1 when <= 0; any
+ * other value means none) and stored raw when that saves less than 12.5%.
+ * A data block is cut once its size reaches opt->block_size. With
+ * opt->filter_policy a filter block (table/filter_block.h) of the user keys
+ * is written too, uncompressed, under "filter.<policy name>".
+ * Without compression or with snappy the output is byte for byte what
+ * LevelDB 1.23's TableBuilder writes for the same entries and options
+ * (LevelDB 1.23 itself cannot read zstd blocks; later LevelDB versions
+ * write the same type byte 0x2). */
 st_table_builder *st_table_builder_new(const st_table_options *opt, st_wfile *file);
 
 /* Adds an entry. REQUIRE: ikey > every key added before (internal order),
  * not finished. Errors (sticky: later calls return the same): STRATA_EIO,
- * STRATA_ENOMEM. */
+ * STRATA_ENOMEM (also when a user filter policy returns no filter). */
 int st_table_builder_add(st_table_builder *b, st_slice ikey, st_slice value);
 
 /* Writes the last data block, the meta-index, index block and footer.

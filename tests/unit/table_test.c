@@ -1,6 +1,7 @@
 /* table_test.c - table builder and reader over in-memory files: round trips
  * with every compression, point lookups, approximate offsets, the block
- * cache, and damaged or unreadable files. */
+ * cache, the zstd level, damaged or unreadable files, and the checking scan
+ * (st_table_scan). Filters: filter_block_test.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "table/block.h"
 #include "table/block_builder.h"
+#include "table/filter_policy.h"
 #include "table/format.h"
 #include "table/table.h"
 #include "table/table_builder.h"
@@ -579,7 +581,7 @@ static size_t block_raw_and_compressed(const entry *e, int n, int comp, size_t *
   st_slice raw;
   st_block_builder_finish(&bb, &raw);
   st_buf out = ST_BUF_INIT;
-  assert_int_equal(st_compress_block(comp, raw, &out), 0);
+  assert_int_equal(st_compress_block(comp, 0, raw, &out), 0);
   *compressed = out.size;
   size_t rs = raw.size;
   st_buf_free(&out);
@@ -973,9 +975,13 @@ static void test_fuzz_damaged_tables(void **state) {
   st_random_init(&r, 37);
   int n;
   entry *e = make_entries(&r, 150, 40, 0, &n);
+  strata_filter_policy *bloom = NULL;
+  assert_int_equal(strata_filter_policy_create_bloom(10, &bloom), 0);
   for (int comp = 0; comp < 3; comp++) {
     st_table_options o = topts(comp, 300);
     o.restart_interval = 4;
+    /* With a filter block too, for two of the three. */
+    if (comp > 0) o.filter_policy = bloom;
     st_buf good = build_table(e, n, &o);
     char *bad = malloc(good.size);
     for (int round = 0; round < 400; round++) {
@@ -1015,6 +1021,7 @@ static void test_fuzz_damaged_tables(void **state) {
     free(bad);
     st_buf_free(&good);
   }
+  strata_filter_policy_destroy(bloom);
   free_entries(e, n);
 }
 
@@ -1119,8 +1126,8 @@ static void append_block(st_buf *file, st_slice contents, st_block_handle *h) {
 
 static void test_metaindex_lookup(void **state) {
   (void)state;
-  /* A table with meta blocks, assembled by hand as a future filter-writing
-   * builder would: meta block, data block, metaindex, index, footer. */
+  /* A table with meta blocks, assembled by hand: meta blocks, data block,
+   * metaindex, index, footer. */
   st_buf file = ST_BUF_INIT;
   st_block_handle meta_h, data_h, other_h;
   append_block(&file, st_slice_cstr("filter-bits"), &meta_h);
@@ -1181,6 +1188,371 @@ static void test_metaindex_lookup(void **state) {
   st_table_close(t);
   free(key);
   st_buf_free(&file);
+}
+
+/* ---- zstd level --------------------------------------------------------- */
+
+static void test_zstd_level(void **state) {
+  (void)state;
+  st_random r;
+  st_random_init(&r, 67);
+  int n;
+  entry *e = make_entries(&r, 800, 300, 0, &n);
+  st_table_options o = topts(STRATA_COMPRESSION_ZSTD, 16384);
+  st_buf dflt = build_table(e, n, &o); /* zstd_level 0: level 1 */
+  o.zstd_level = 1;
+  st_buf one = build_table(e, n, &o);
+  o.zstd_level = 19;
+  st_buf high = build_table(e, n, &o);
+  o.zstd_level = 1000; /* above zstd's maximum: the maximum */
+  st_buf over = build_table(e, n, &o);
+  assert_int_equal(dflt.size, one.size);
+  assert_memory_equal(dflt.data, one.data, one.size);
+  /* The level reaches the compressor: a different, smaller table. */
+  assert_true(high.size < one.size);
+  assert_true(over.size <= high.size);
+  int types[4];
+  assert_true(data_block_types(&high, types, 4) > 1);
+  assert_int_equal(types[0], ST_BLOCK_ZSTD);
+  st_table *t = open_table(&high, READ_COPY, &o);
+  verify_table_probes(t, &RO_VERIFY, e, n, &r, 200);
+  st_table_close(t);
+  st_buf_free(&dflt);
+  st_buf_free(&one);
+  st_buf_free(&high);
+  st_buf_free(&over);
+  free_entries(e, n);
+}
+
+/* ---- st_table_scan ------------------------------------------------------ */
+
+typedef struct scan_log {
+  const entry *e;  /* the entries expected, in order */
+  const int *want; /* indexes into e of the entries the scan should yield */
+  int nwant;
+  int pos;        /* entries seen */
+  int stop_after; /* entry() returns -42 once this many were seen; or -1 */
+  int nbad;
+  uint64_t bad_off[16];
+  int bad_code[16];
+  char what[16][200];
+} scan_log;
+
+static int scan_entry(void *arg, st_slice k, st_slice v) {
+  scan_log *l = arg;
+  assert_true(l->pos < l->nwant);
+  const entry *x = &l->e[l->want[l->pos]];
+  assert_true(st_slice_eq(k, st_slice_make(x->key, x->klen)));
+  assert_true(st_slice_eq(v, st_slice_make(x->val, x->vlen)));
+  l->pos++;
+  return l->pos == l->stop_after ? -42 : 0;
+}
+
+static void scan_bad(void *arg, uint64_t offset, int code, const char *what) {
+  scan_log *l = arg;
+  if (l->nbad < 16) { /* the first 16 are kept */
+    l->bad_off[l->nbad] = offset;
+    l->bad_code[l->nbad] = code;
+    snprintf(l->what[l->nbad], sizeof l->what[0], "%s", what);
+  }
+  l->nbad++;
+}
+
+/* Expects every entry but e[skip_from, skip_to). */
+static int *want_all_but(int n, int skip_from, int skip_to, int *nwant) {
+  int *w = malloc(sizeof *w * (size_t)(n + 1));
+  int m = 0;
+  for (int i = 0; i < n; i++)
+    if (i < skip_from || i >= skip_to) w[m++] = i;
+  *nwant = m;
+  return w;
+}
+
+/* Entries of the data block at h, and its first key (malloc'd). */
+static int block_entries(const st_buf *file, st_block_handle h, char **first, size_t *first_len) {
+  st_rafile *rf = mem_rafile_new(file->data, file->size, READ_COPY, NULL, NULL);
+  st_block_contents c;
+  assert_int_equal(st_read_block(rf, "x", file->size, &h, 1, &c), 0);
+  st_block blk;
+  st_block_init(&blk, &c, "x", h.offset);
+  st_block_iter it;
+  st_block_iter_init(&it, &blk, UCMP);
+  int n = 0;
+  for (st_iter_seek_to_first(&it.base); st_iter_valid(&it.base); st_iter_next(&it.base)) {
+    if (n++ == 0) {
+      st_slice k = st_iter_key(&it.base);
+      *first = malloc(k.size);
+      memcpy(*first, k.data, k.size);
+      *first_len = k.size;
+    }
+  }
+  st_block_iter_fini(&it);
+  st_block_release(&blk);
+  rf->close(rf);
+  return n;
+}
+
+static void test_scan_clean(void **state) {
+  (void)state;
+  st_random r;
+  st_random_init(&r, 71);
+  int n;
+  entry *e = make_entries(&r, 700, 80, 0, &n);
+  for (int comp = 0; comp < 3; comp++) {
+    st_table_options o = topts(comp, 512);
+    st_buf file = build_table(e, n, &o);
+    st_table *t = open_table(&file, comp == 1 ? READ_MAP : READ_COPY, &o);
+    scan_log l;
+    memset(&l, 0, sizeof l);
+    l.e = e;
+    l.want = want_all_but(n, 0, 0, &l.nwant);
+    l.stop_after = -1;
+    assert_int_equal(st_table_scan(t, &l, scan_entry, scan_bad), 0);
+    assert_int_equal(l.pos, n);
+    assert_int_equal(l.nbad, 0);
+    assert_int_equal(st_table_scan(t, NULL, NULL, NULL), 0);
+
+    /* entry() stops the scan with its negative result. */
+    l.pos = 0;
+    l.stop_after = 3;
+    assert_int_equal(st_table_scan(t, &l, scan_entry, scan_bad), -42);
+    assert_int_equal(l.pos, 3);
+    free((void *)l.want);
+    st_table_close(t);
+    st_buf_free(&file);
+  }
+  free_entries(e, n);
+}
+
+static void test_scan_damaged_block(void **state) {
+  (void)state;
+  st_random r;
+  st_random_init(&r, 73);
+  int n;
+  entry *e = make_entries(&r, 600, 60, 0, &n);
+  for (int comp = 0; comp < 3; comp++) {
+    st_table_options o = topts(comp, 512);
+    st_buf file = build_table(e, n, &o);
+    int types[1];
+    int nblocks = data_block_types(&file, types, 1);
+    assert_true(nblocks > 8);
+    int mid = nblocks / 2;
+    st_block_handle h = nth_data_block(&file, mid);
+    char *first;
+    size_t first_len;
+    int cnt = block_entries(&file, h, &first, &first_len);
+    int from = lower_bound(e, n, st_slice_make(first, first_len));
+    free(first);
+
+    /* 0: a flipped bit (checksum); 1: a restart count that cannot fit and
+     * 2: the wrong compression type, both with the CRC fixed up. */
+    for (int damage = 0; damage < 3; damage++) {
+      st_buf bad = ST_BUF_INIT;
+      st_buf_append(&bad, file.data, file.size);
+      const char *want_what;
+      if (damage == 0) {
+        bad.data[h.offset + h.size / 2] ^= 0x08;
+        want_what = "block checksum mismatch";
+      } else {
+        if (damage == 1 && comp == 0) {
+          st_put_fixed32(bad.data + h.offset + h.size - 4, 0x7fffffff);
+          want_what = "bad restart array";
+        } else if (damage == 1) {
+          bad.data[h.offset + h.size] = (char)(comp == 1 ? ST_BLOCK_ZSTD : ST_BLOCK_SNAPPY);
+          want_what = "-compressed block";
+        } else {
+          bad.data[h.offset + h.size] = 7;
+          want_what = "unknown compression type 7";
+        }
+        uint32_t crc = st_crc32c_mask(st_crc32c(bad.data + h.offset, h.size + 1));
+        st_put_fixed32(bad.data + h.offset + h.size + 1, crc);
+      }
+      st_table *t = open_table(&bad, READ_COPY, &o);
+      scan_log l;
+      memset(&l, 0, sizeof l);
+      l.e = e;
+      l.want = want_all_but(n, from, from + cnt, &l.nwant);
+      l.stop_after = -1;
+      assert_int_equal(st_table_scan(t, &l, scan_entry, scan_bad), 1);
+      assert_int_equal(l.pos, n - cnt);
+      assert_int_equal(l.nbad, 1);
+      assert_int_equal(l.bad_off[0], h.offset);
+      assert_int_equal(l.bad_code[0], STRATA_ECORRUPTION);
+      assert_non_null(strstr(l.what[0], "Corruption: /db/000005.ldb: "));
+      assert_non_null(strstr(l.what[0], want_what));
+      free((void *)l.want);
+      st_table_close(t);
+      st_buf_free(&bad);
+    }
+    st_buf_free(&file);
+  }
+  free_entries(e, n);
+}
+
+static void test_scan_read_errors(void **state) {
+  (void)state;
+  st_random r;
+  st_random_init(&r, 79);
+  int n;
+  entry *e = make_entries(&r, 200, 60, 0, &n);
+  st_table_options o = topts(STRATA_COMPRESSION_NONE, 512);
+  st_buf file = build_table(e, n, &o);
+  int types[1];
+  int nblocks = data_block_types(&file, types, 1);
+  int fail = 0;
+  st_table *t = NULL;
+  assert_int_equal(st_table_open(&o, mem_rafile_new(file.data, file.size, READ_COPY, &fail, NULL),
+                                 file.size, "/db/000005.ldb", &t),
+                   0);
+  /* Every read failing: every block reported, and the scan still ends. */
+  fail = 1;
+  scan_log l;
+  memset(&l, 0, sizeof l);
+  l.stop_after = -1;
+  assert_int_equal(st_table_scan(t, &l, scan_entry, scan_bad), nblocks);
+  assert_int_equal(l.pos, 0);
+  assert_int_equal(l.nbad, nblocks);
+  assert_int_equal(l.bad_code[0], STRATA_EIO);
+  assert_int_equal(l.bad_off[1], nth_data_block(&file, 1).offset);
+  st_table_close(t);
+  st_buf_free(&file);
+  free_entries(e, n);
+}
+
+/* A hand-made table whose data blocks are each damaged in another way. */
+static void test_scan_out_of_order(void **state) {
+  (void)state;
+  static const char *const blocks[7][3] = {
+      {"a", "b", NULL},   /* good */
+      {"d", "c", NULL},   /* out of order within the block */
+      {"e", "f", NULL},   /* good: compared with "b", the last good key */
+      {"bb", NULL, NULL}, /* below "f", the previous good block's last key */
+      {"g", NULL, NULL},  /* good */
+      {"h", NULL, NULL},  /* stored as "snappy" but is not */
+      {"i", NULL, NULL},  /* its handle points past the end of the file */
+  };
+  entry e[5];
+  const char *good[5] = {"a", "b", "e", "f", "g"};
+  for (int i = 0; i < 5; i++) {
+    e[i].key = make_ikey(good[i], strlen(good[i]), 5, ST_TYPE_VALUE, &e[i].klen);
+    e[i].val = (char *)"v";
+    e[i].vlen = 1;
+  }
+  st_buf file = ST_BUF_INIT;
+  st_block_handle hs[7];
+  st_block_builder bb;
+  st_block_builder_init(&bb, 16);
+  for (int b = 0; b < 7; b++) {
+    st_block_builder_reset(&bb);
+    for (int k = 0; k < 3 && blocks[b][k]; k++) {
+      size_t kl;
+      char *key = make_ikey(blocks[b][k], strlen(blocks[b][k]), 5, ST_TYPE_VALUE, &kl);
+      st_block_builder_add(&bb, st_slice_make(key, kl), st_slice_cstr("v"));
+      free(key);
+    }
+    st_slice out;
+    st_block_builder_finish(&bb, &out);
+    append_block(&file, out, &hs[b]);
+    if (b == 5) {
+      st_block_handle h5 = hs[5];
+      file.data[h5.offset + h5.size] = ST_BLOCK_SNAPPY;
+      st_put_fixed32(file.data + h5.offset + h5.size + 1,
+                     st_crc32c_mask(st_crc32c(file.data + h5.offset, h5.size + 1)));
+    }
+  }
+  hs[6].offset = 1 << 20;
+  st_footer f;
+  st_block_builder_reset(&bb);
+  st_slice out;
+  st_block_builder_finish(&bb, &out);
+  append_block(&file, out, &f.metaindex);
+  st_block_builder_free(&bb);
+  st_block_builder_init(&bb, 1);
+  for (int b = 0; b < 7; b++) {
+    char sep[8], hb[ST_MAX_BLOCK_HANDLE_SIZE];
+    size_t kl;
+    snprintf(sep, sizeof sep, "sep%d", b);
+    char *key = make_ikey(sep, strlen(sep), 1, ST_TYPE_VALUE, &kl);
+    char *end = st_block_handle_encode(&hs[b], hb);
+    st_block_builder_add(&bb, st_slice_make(key, kl), st_slice_make(hb, (size_t)(end - hb)));
+    free(key);
+  }
+  st_block_builder_finish(&bb, &out);
+  append_block(&file, out, &f.index);
+  st_block_builder_free(&bb);
+  char fb[ST_FOOTER_SIZE];
+  st_footer_encode(&f, fb);
+  st_buf_append(&file, fb, sizeof fb);
+
+  st_table_options o = topts(0, 4096);
+  st_table *t = open_table(&file, READ_MAP, &o);
+  scan_log l;
+  memset(&l, 0, sizeof l);
+  l.e = e;
+  l.want = want_all_but(5, 0, 0, &l.nwant);
+  l.stop_after = -1;
+  assert_int_equal(st_table_scan(t, &l, scan_entry, scan_bad), 4);
+  assert_int_equal(l.pos, 5);
+  assert_int_equal(l.nbad, 4);
+  int bad_blocks[4] = {1, 3, 5, 6};
+  const char *whats[4] = {"keys out of order in block", "keys out of order in block",
+                          "bad snappy-compressed block", "truncated block read"};
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(l.bad_off[i], hs[bad_blocks[i]].offset);
+    assert_int_equal(l.bad_code[i], STRATA_ECORRUPTION);
+    assert_non_null(strstr(l.what[i], whats[i]));
+  }
+  free((void *)l.want);
+  st_table_close(t);
+  st_buf_free(&file);
+  for (int i = 0; i < 5; i++)
+    free(e[i].key);
+}
+
+static void test_scan_damaged_index(void **state) {
+  (void)state;
+  st_random r;
+  st_random_init(&r, 83);
+  int n;
+  entry *e = make_entries(&r, 300, 40, 0, &n);
+  st_table_options o = topts(STRATA_COMPRESSION_NONE, 256);
+  st_buf file = build_table(e, n, &o);
+  int types[1];
+  int nblocks = data_block_types(&file, types, 1);
+  st_block_handle last = nth_data_block(&file, nblocks - 1);
+  char *first;
+  size_t first_len;
+  int cnt = block_entries(&file, last, &first, &first_len);
+  free(first);
+
+  /* The index's last entry claims lengths running past the block; its CRC
+   * is fixed up, so open succeeds and only walking the index finds it. */
+  st_footer f;
+  st_footer_decode(file.data + file.size - ST_FOOTER_SIZE, "x", &f);
+  char *ix = file.data + f.index.offset;
+  uint32_t nrestarts = st_get_fixed32(ix + f.index.size - 4);
+  uint32_t last_entry = st_get_fixed32(ix + f.index.size - 4 - 4);
+  assert_int_equal(nrestarts, (uint32_t)nblocks);
+  ix[last_entry + 1] = 0x7f;
+  ix[last_entry + 2] = 0x7f;
+  st_put_fixed32(ix + f.index.size + 1, st_crc32c_mask(st_crc32c(ix, f.index.size + 1)));
+
+  st_table *t = open_table(&file, READ_COPY, &o);
+  scan_log l;
+  memset(&l, 0, sizeof l);
+  l.e = e;
+  l.want = want_all_but(n, n - cnt, n, &l.nwant);
+  l.stop_after = -1;
+  assert_int_equal(st_table_scan(t, &l, scan_entry, scan_bad), STRATA_ECORRUPTION);
+  assert_int_equal(l.pos, n - cnt); /* every block before the damage */
+  assert_int_equal(l.nbad, 1);
+  assert_int_equal(l.bad_off[0], f.index.offset);
+  assert_int_equal(l.bad_code[0], STRATA_ECORRUPTION);
+  assert_non_null(strstr(l.what[0], "/db/000005.ldb: bad entry in block"));
+  free((void *)l.want);
+  st_table_close(t);
+  st_buf_free(&file);
+  free_entries(e, n);
 }
 
 /* ---- compatibility with LevelDB 1.23 ------------------------------------ */
@@ -1355,6 +1727,12 @@ int main(void) {
       cmocka_unit_test(test_block_cache),
       cmocka_unit_test(test_metaindex_lookup),
       cmocka_unit_test(test_leveldb_compatibility),
+      cmocka_unit_test(test_zstd_level),
+      cmocka_unit_test(test_scan_clean),
+      cmocka_unit_test(test_scan_damaged_block),
+      cmocka_unit_test(test_scan_read_errors),
+      cmocka_unit_test(test_scan_out_of_order),
+      cmocka_unit_test(test_scan_damaged_index),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
