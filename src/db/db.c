@@ -438,19 +438,21 @@ int strata_delete(strata_db *db, const strata_write_options *wopt, const void *k
 /* Reads                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static st_read_opts read_opts(const strata_read_options *ropt) {
+st_read_opts st_db_read_opts(const strata_db *db, const strata_read_options *ropt) {
   st_read_opts ro = {0, 1};
   if (ropt) {
     ro.verify_checksums = ropt->verify_checksums;
     ro.fill_cache = ropt->fill_cache;
   }
+  /* paranoid_checks: every block read is checked, not only those asked. */
+  if (db->opts.paranoid_checks) ro.verify_checksums = 1;
   return ro;
 }
 
 int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, size_t klen,
                strata_buf *val) {
   if (!db || !val) return st_err(STRATA_EMISUSE, "strata_get: NULL %s", db ? "value buffer" : "db");
-  st_read_opts ro = read_opts(ropt);
+  st_read_opts ro = st_db_read_opts(db, ropt);
   pthread_mutex_lock(&db->mu);
   uint64_t seq = (ropt && ropt->snapshot) ? ropt->snapshot->sequence : db->vs.last_sequence;
   st_memtable *mem = db->mem, *imm = db->imm;

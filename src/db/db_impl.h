@@ -100,6 +100,8 @@ struct strata_db {
 void st_db_record_bg_error(strata_db *db, int rc);
 /* Writes a line to the info log (LOG). Thread-safe. */
 void st_db_log(strata_db *db, const char *fmt, ...) ST_PRINTF(2, 3);
+/* The table read options for a read with ropt (may be NULL). */
+st_read_opts st_db_read_opts(const strata_db *db, const strata_read_options *ropt);
 /* Applies batch (NULL: force the memtable to be flushed). */
 int st_db_write(strata_db *db, int sync, const strata_batch *batch,
                 const strata_snapshot **post_write_snapshot);

@@ -300,11 +300,7 @@ int st_db_internal_iter(strata_db *db, const st_read_opts *ro, st_iter **out) {
 
 int strata_iter_create(strata_db *db, const strata_read_options *ropt, strata_iter **itp) {
   if (!db || !itp) return st_err(STRATA_EMISUSE, "strata_iter_create: NULL argument");
-  st_read_opts ro = {0, 1};
-  if (ropt) {
-    ro.verify_checksums = ropt->verify_checksums;
-    ro.fill_cache = ropt->fill_cache;
-  }
+  st_read_opts ro = st_db_read_opts(db, ropt);
   st_iter *internal = NULL;
   pthread_mutex_lock(&db->mu);
   uint64_t seq = (ropt && ropt->snapshot) ? ropt->snapshot->sequence : db->vs.last_sequence;
