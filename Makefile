@@ -1,7 +1,7 @@
 # Strata: the two commands of README.md.
 #   make demo   - install what is missing, build, run the main job
 #   make test   - install what is missing, build, run every test (plain and ASan+UBSan builds)
-# Other targets: build, asan, bench, install, clean.
+# Other targets: build, asan, bench (side-by-side benchmark), install, clean.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR     ?= ON
 CMAKE_ARGS ?=
 
-.PHONY: all deps build asan test test-plain test-asan demo install clean
+.PHONY: all deps build asan test test-plain test-asan demo bench install clean
 
 all: build
 
@@ -35,6 +35,13 @@ test: test-plain test-asan
 
 demo: build
 	sh scripts/demo.sh $(BUILD)/strata
+
+# The side-by-side benchmark (Strata, Strata via leveldb/c.h, LevelDB 1.23, RocksDB): three
+# interleaved rounds of db_bench's workloads at 1,000,000 entries; medians in results.txt.
+bench: build
+	mkdir -p $(BUILD)/bench-results
+	$(BUILD)/bench/strata-bench --repeat 3 --json $(BUILD)/bench-results/results.json \
+		--plot $(BUILD)/bench-results/ratios.png | tee $(BUILD)/bench-results/results.txt
 
 install: build
 	cmake --install $(BUILD)
