@@ -284,6 +284,16 @@ static void check_value(model *m, const char *what, const void *key, size_t klen
   }
 }
 
+/* A valid iterator hands out real pointers even for an empty key or value
+ * (as strata_get promises for values): a NULL would make the caller's
+ * memcpy(dst, p, 0) undefined behaviour. */
+static void check_iter_ptrs(model *m, const void *key, size_t klen, const char *k, const char *v,
+                            const char *what) {
+  if (k == NULL || v == NULL)
+    fail_at(m, key, klen, "%s: valid iterator returned a NULL %s pointer", what,
+            k == NULL ? "key" : "value");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Keys and values                                                          */
 /* ------------------------------------------------------------------------ */
@@ -430,6 +440,7 @@ static void verify_all(model *m, int backward, const char *when) {
       size_t kl, vl;
       const char *k = strata_iter_key(it, &kl);
       const char *v = strata_iter_value(it, &vl);
+      check_iter_ptrs(m, e->key, e->klen, k, v, when);
       if (key_cmp(k, kl, e->key, e->klen) != 0) {
         su_hexbuf hb;
         fail_at(m, e->key, e->klen, "%s: %s scan step %ld: Strata returned key %s instead", when,
@@ -449,10 +460,21 @@ static void verify_all(model *m, int backward, const char *when) {
   strata_iter_destroy(it);
 }
 
+static void set_bloom_cache(strata_options *o);
+
 static void reopen(model *m) {
   release_all(m);
   strata_close(m->db);
   m->db = NULL;
+  /* The grab-bag set also changes table options at every reopen, so its
+   * database mixes compressed and uncompressed tables of several block
+   * sizes (options are per open in LevelDB, not per database). */
+  if (m->set->apply == set_bloom_cache) {
+    m->opt.compression =
+        su_rng_below(&m->rng, 2) ? STRATA_COMPRESSION_SNAPPY : STRATA_COMPRESSION_NONE;
+    m->opt.block_size = (size_t)256 << su_rng_below(&m->rng, 6);
+    m->opt.block_restart_interval = 1 + (int)su_rng_below(&m->rng, 32);
+  }
   db_open(m);
   m->n_reopen++;
   verify_all(m, su_rng_below(&m->rng, 2), "after reopen");
@@ -509,7 +531,11 @@ static void op_batch(model *m) {
     uint32_t vlen;
     int del;
   } * ops;
-  int n = (int)su_rng_range(&m->rng, 1, 40);
+  /* One batch in a thousand is huge (100..400 ops of 4..12 KiB, up to
+   * ~5 MB): larger than the small write buffers, one log record spanning
+   * many log blocks. */
+  int huge = su_rng_below(&m->rng, 1000) == 0;
+  int n = huge ? (int)su_rng_range(&m->rng, 100, 400) : (int)su_rng_range(&m->rng, 1, 40);
   ops = malloc((size_t)n * sizeof *ops);
   strata_batch *b, *b2;
   check_rc(m, strata_batch_create(&b), "strata_batch_create", NULL, 0);
@@ -538,7 +564,7 @@ static void op_batch(model *m) {
       check_rc(m, strata_batch_delete(dst, p->key, p->klen), "strata_batch_delete", p->key,
                p->klen);
     } else {
-      p->vlen = pick_vlen(m, 0);
+      p->vlen = huge ? (uint32_t)su_rng_range(&m->rng, 4096, 12288) : pick_vlen(m, 0);
       p->vseed = su_rng_next(&m->rng);
       su_fill_value(p->vseed, p->vlen, m->vbuf);
       check_rc(m, strata_batch_put(dst, p->key, p->klen, m->vbuf, p->vlen), "strata_batch_put",
@@ -669,6 +695,7 @@ static void iter_call(model *m, iter_slot *s, int what, const void *arg, size_t 
   size_t kl, vl;
   const char *k = strata_iter_key(s->it, &kl);
   const char *v = strata_iter_value(s->it, &vl);
+  check_iter_ptrs(m, s->ck, s->ckl, k, v, it_names[what]);
   if (key_cmp(k, kl, s->ck, s->ckl) != 0)
     fail_at(m, s->ck, s->ckl,
             "iterator%s %s%s (from %s): Strata at key %s, oracle at the key shown",
@@ -854,7 +881,9 @@ static const optset sets[] = {
     {"tiny-blocks", "block_size 256, restart interval 2", set_tiny_blocks},
     {"no-compression", "compression none", set_no_compression},
     {"small-files", "max_file_size 64 KiB: many tables per level", set_small_files},
-    {"bloom-cache", "bloom filter, 32 KiB block cache, reuse_logs, paranoid_checks",
+    {"bloom-cache",
+     "bloom filter, 32 KiB block cache, reuse_logs, paranoid_checks, table options varied at "
+     "each reopen",
      set_bloom_cache},
 };
 #define NSETS ((int)(sizeof sets / sizeof sets[0]))

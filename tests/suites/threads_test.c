@@ -128,7 +128,11 @@ static void *writer_main(void *arg) {
     if (c < 40) {
       wval v = {1, su_rng_next(&r), (uint32_t)su_rng_below(&r, su_rng_below(&r, 20) ? 600 : 40000)};
       su_fill_value(v.vseed, v.vlen, vbuf);
-      rc = strata_put(g_db, NULL, k, kl, vbuf, v.vlen);
+      /* A few sync writes, so group commit mixes sync and non-sync. */
+      strata_write_options wo;
+      strata_write_options_init(&wo);
+      wo.sync = su_rng_below(&r, 50) == 0;
+      rc = strata_put(g_db, &wo, k, kl, vbuf, v.vlen);
       w->oracle[i] = v;
     } else if (c < 55) {
       rc = strata_delete(g_db, NULL, k, kl);

@@ -11,10 +11,12 @@
  *                                tables sit at several levels), then a tail of
  *                                ops with no compaction (left in the log), close
  *   append DIR SEED N [PROFILE]  reopen and do the same without creating
- *   dump   DIR                   print the contents (format below)
+ *   dump   DIR [PROFILE]         print the contents (format below)
  *
  * PROFILE: "default" (4 MiB write buffer), "small" (64 KiB write buffer,
- * 1 MiB tables: many flushes, several levels), "golden" (small keys and
+ * 1 MiB tables: many flushes, several levels), "bloom" (as small, with
+ * LevelDB's bloom filter at 10 bits per key, so each library's point reads
+ * go through filter blocks the other one wrote), "golden" (small keys and
  * values, for the few-KB database kept in tests/suites/golden).
  * Both libraries write with snappy compression.
  *
@@ -40,12 +42,14 @@ typedef struct compat_profile {
   size_t write_buffer_size;
   size_t max_file_size;
   int small_data; /* keys <= 24 bytes, values <= 64 bytes */
+  int bloom_bits; /* 0: no filter policy */
 } compat_profile;
 
 static const compat_profile compat_profiles[] = {
-    {"default", 4 << 20, 2 << 20, 0},
-    {"small", 64 << 10, 1 << 20, 0},
-    {"golden", 64 << 10, 2 << 20, 1},
+    {"default", 4 << 20, 2 << 20, 0, 0},
+    {"small", 64 << 10, 1 << 20, 0, 0},
+    {"bloom", 64 << 10, 1 << 20, 0, 10},
+    {"golden", 64 << 10, 2 << 20, 1, 0},
 };
 
 /* The adapter each tool implements. Every function reports its own errors
@@ -241,8 +245,8 @@ static void compat_put_bytes(const char *p, size_t len) {
   }
 }
 
-static void compat_dump(const char *dir) {
-  compat_db *db = cdb_open(dir, 0, &compat_profiles[0]);
+static void compat_dump(const char *dir, const compat_profile *p) {
+  compat_db *db = cdb_open(dir, 0, p);
   compat_iter *it = cdb_iter(db);
   unsigned long long nf = 0, nb = 0, mismatches = 0;
   size_t kl, vl;
@@ -250,18 +254,18 @@ static void compat_dump(const char *dir) {
     const char *k = cdb_key(it, &kl);
     const char *v = cdb_value(it, &vl);
     fputs("F ", stdout);
-    compat_put_bytes(k, kl);
+    compat_put_bytes(k ? k : "", kl); /* content is compared here, not pointers */
     putchar(' ');
-    compat_put_bytes(v, vl);
+    compat_put_bytes(v ? v : "", vl);
     putchar('\n');
   }
   for (cdb_last(it); cdb_valid(it); cdb_prev(it), nb++) {
     const char *k = cdb_key(it, &kl);
     const char *v = cdb_value(it, &vl);
     fputs("B ", stdout);
-    compat_put_bytes(k, kl);
+    compat_put_bytes(k ? k : "", kl); /* content is compared here, not pointers */
     putchar(' ');
-    compat_put_bytes(v, vl);
+    compat_put_bytes(v ? v : "", vl);
     putchar('\n');
     /* Point lookups must agree with the scan. */
     char *gv;
@@ -332,14 +336,14 @@ static int compat_main(int argc, char **argv, const char *tool) {
                  strcmp(argv[1], "write") == 0);
     return 0;
   }
-  if (argc == 3 && strcmp(argv[1], "dump") == 0) {
-    compat_dump(argv[2]);
+  if ((argc == 3 || argc == 4) && strcmp(argv[1], "dump") == 0) {
+    compat_dump(argv[2], compat_find_profile(argc == 4 ? argv[3] : "default"));
     return 0;
   }
   fprintf(stderr,
-          "usage: %s write DIR SEED N [default|small|golden]\n"
-          "       %s append DIR SEED N [default|small|golden]\n"
-          "       %s dump DIR\n",
+          "usage: %s write DIR SEED N [default|small|bloom|golden]\n"
+          "       %s append DIR SEED N [default|small|bloom|golden]\n"
+          "       %s dump DIR [PROFILE]\n",
           tool, tool, tool);
   return 2;
 }

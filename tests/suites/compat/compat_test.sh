@@ -3,7 +3,8 @@
 # Debian's LevelDB 1.23 and Strata, in both directions.
 #
 # For each profile (small: 64 KiB write buffer, tables on several levels;
-# default: 4 MiB write buffer):
+# default: 4 MiB write buffer; bloom: as small, plus LevelDB's bloom filter,
+# so every get goes through filter blocks the other library wrote):
 #   1. LevelDB writes (range compactions, then an unflushed log tail).
 #      Strata dumps it (replaying LevelDB's log) and must print exactly what
 #      LevelDB dumps from an untouched copy; LevelDB then reads the files
@@ -13,9 +14,10 @@
 #   3. Strata writes a new database; LevelDB's dump equals Strata's, and
 #      Strata reads what LevelDB's recovery rewrote.
 #   4. LevelDB appends to it; Strata's dump equals LevelDB's.
-#   5. Tables written by each library alone are snappy-compressed, and each
-#      left an unflushed .log behind; with the small profile both spread
-#      tables over at least two levels.
+#   5. Tables written by each library alone are snappy-compressed (and with
+#      the bloom profile carry filter blocks), and each left an unflushed
+#      .log behind; with the 64 KiB profiles both spread tables over at
+#      least two levels.
 # Dumps cover every key and value (forward and backward), seeks with prev,
 # and gets (compat_common.h). Prints "N passed, M failed"; exits non-zero on
 # any failure, keeping its scratch directory for inspection.
@@ -74,6 +76,18 @@ snappy_tables() {
   if [ "${snappy:-0}" -gt 0 ]; then ok "$1 ($line)"; else bad "$1: no snappy data block ($line)"; fi
 }
 
+# filter_tables NAME DIR: every parsed table of DIR has a filter block.
+filter_tables() {
+  line=$("$LDB" tables "$2")
+  set -- "$1" $line
+  # fields: tables T unparsed X blocks B snappy S none U filters F
+  if [ "$3" -gt 0 ] && [ "${13}" -eq $(($3 - $5)) ]; then
+    ok "$1 ($line)"
+  else
+    bad "$1: tables without a filter block ($line)"
+  fi
+}
+
 unflushed_log() {
   if find "$2" -name '*.log' -size +0 | grep -q .; then
     ok "$1"
@@ -103,17 +117,17 @@ scenario() {
   cp "$W/last.err" "$d/L.write.err"
   cp -r "$d/L" "$d/L.orig"
   cp -r "$d/L" "$d/L.view"
-  run "$d/L.ldb.dump" "$LDB" dump "$d/L.view" &&
-    run "$d/L.strata.dump" "$ST" dump "$d/L" &&
+  run "$d/L.ldb.dump" "$LDB" dump "$d/L.view" "$P" &&
+    run "$d/L.strata.dump" "$ST" dump "$d/L" "$P" &&
     same "$P: LevelDB writes, Strata reads (log replay included)" "$d/L.ldb.dump" "$d/L.strata.dump"
-  run "$d/L.ldb2.dump" "$LDB" dump "$d/L" &&
+  run "$d/L.ldb2.dump" "$LDB" dump "$d/L" "$P" &&
     same "$P: LevelDB reads the files Strata's recovery wrote" "$d/L.ldb.dump" "$d/L.ldb2.dump"
 
   # 2. Strata appends; LevelDB reads.
   run - "$ST" append "$d/L" $((s + 1)) $((n / 2)) "$P" &&
     cp -r "$d/L" "$d/L2.view" &&
-    run "$d/L2.ldb.dump" "$LDB" dump "$d/L2.view" &&
-    run "$d/L2.strata.dump" "$ST" dump "$d/L" &&
+    run "$d/L2.ldb.dump" "$LDB" dump "$d/L2.view" "$P" &&
+    run "$d/L2.strata.dump" "$ST" dump "$d/L" "$P" &&
     same "$P: Strata appends, LevelDB reads" "$d/L2.strata.dump" "$d/L2.ldb.dump"
 
   # 3. Strata writes; LevelDB reads.
@@ -121,17 +135,17 @@ scenario() {
   cp "$W/last.err" "$d/S.write.err"
   cp -r "$d/S" "$d/S.orig"
   cp -r "$d/S" "$d/S.view"
-  run "$d/S.strata.dump" "$ST" dump "$d/S.view" &&
-    run "$d/S.ldb.dump" "$LDB" dump "$d/S" &&
+  run "$d/S.strata.dump" "$ST" dump "$d/S.view" "$P" &&
+    run "$d/S.ldb.dump" "$LDB" dump "$d/S" "$P" &&
     same "$P: Strata writes, LevelDB reads (log replay included)" "$d/S.strata.dump" "$d/S.ldb.dump"
-  run "$d/S.strata2.dump" "$ST" dump "$d/S" &&
+  run "$d/S.strata2.dump" "$ST" dump "$d/S" "$P" &&
     same "$P: Strata reads the files LevelDB's recovery wrote" "$d/S.strata.dump" "$d/S.strata2.dump"
 
   # 4. LevelDB appends; Strata reads.
   run - "$LDB" append "$d/S" $((s + 3)) $((n / 2)) "$P" &&
     cp -r "$d/S" "$d/S2.view" &&
-    run "$d/S2.strata.dump" "$ST" dump "$d/S2.view" &&
-    run "$d/S2.ldb.dump" "$LDB" dump "$d/S" &&
+    run "$d/S2.strata.dump" "$ST" dump "$d/S2.view" "$P" &&
+    run "$d/S2.ldb.dump" "$LDB" dump "$d/S" "$P" &&
     same "$P: LevelDB appends, Strata reads" "$d/S2.ldb.dump" "$d/S2.strata.dump"
 
   # 5. What each library wrote on its own.
@@ -139,7 +153,11 @@ scenario() {
   snappy_tables "$P: Strata's tables use snappy" "$d/S.orig"
   unflushed_log "$P: LevelDB left writes in its log" "$d/L.orig"
   unflushed_log "$P: Strata left writes in its log" "$d/S.orig"
-  if [ "$P" = small ]; then
+  if [ "$P" = bloom ]; then
+    filter_tables "$P: LevelDB's tables carry bloom filters" "$d/L.orig"
+    filter_tables "$P: Strata's tables carry bloom filters" "$d/S.orig"
+  fi
+  if [ "$P" != default ]; then
     levels "$P: LevelDB's tables span levels" "$d/L.write.err"
     levels "$P: Strata's tables span levels" "$d/S.write.err"
   fi
@@ -147,6 +165,7 @@ scenario() {
 
 scenario small "$N" "$SEED"
 scenario default $((N / 2)) $((SEED + 100))
+scenario bloom $((N / 2)) $((SEED + 200))
 
 echo "$pass passed, $fail failed"
 if [ "$fail" -eq 0 ]; then

@@ -5,8 +5,9 @@
  *
  * One more command, reading table files directly (no library involved):
  *   tables DIR   for every .ldb file, walk its index block and count data
- *                blocks by compression type; prints
- *                "tables T unparsed X blocks B snappy S none U".
+ *                blocks by compression type, and its metaindex block for
+ *                filter blocks; prints
+ *                "tables T unparsed X blocks B snappy S none U filters F".
  */
 #include <leveldb/c.h>
 #include <snappy-c.h>
@@ -19,6 +20,7 @@ struct compat_db {
   leveldb_readoptions_t *ro;
   leveldb_writeoptions_t *wo, *wo_sync;
   leveldb_writebatch_t *batch;
+  leveldb_filterpolicy_t *filter;
 };
 
 struct compat_iter {
@@ -41,6 +43,10 @@ static compat_db *cdb_open(const char *dir, int create, const compat_profile *p)
   leveldb_options_set_compression(d->opt, leveldb_snappy_compression);
   leveldb_options_set_write_buffer_size(d->opt, p->write_buffer_size);
   leveldb_options_set_max_file_size(d->opt, p->max_file_size);
+  if (p->bloom_bits > 0) {
+    d->filter = leveldb_filterpolicy_create_bloom(p->bloom_bits);
+    leveldb_options_set_filter_policy(d->opt, d->filter);
+  }
   char *err = NULL;
   d->db = leveldb_open(d->opt, dir, &err);
   check_err(err, "leveldb_open");
@@ -60,6 +66,7 @@ static void cdb_close(compat_db *d) {
   leveldb_writeoptions_destroy(d->wo_sync);
   leveldb_readoptions_destroy(d->ro);
   leveldb_options_destroy(d->opt);
+  if (d->filter != NULL) leveldb_filterpolicy_destroy(d->filter);
   free(d);
 }
 
@@ -171,81 +178,128 @@ static int get_varint(const unsigned char **p, const unsigned char *end, uint64_
   return 0;
 }
 
-/* Counts the data blocks of one table by compression type; -1 if the
- * footer or index block does not parse. */
-static int scan_table(const char *path, long *blocks, long *snappy, long *none) {
+/* The contents of the block at [off, off+size) of table f, snappy-
+ * decompressed when its trailer says so; *owned receives the buffer to
+ * free (NULL when the contents point into f). NULL when malformed. */
+static const unsigned char *load_block(const unsigned char *f, size_t flen, uint64_t off,
+                                       uint64_t size, size_t *blen, char **owned) {
+  *owned = NULL;
+  if (off + size + 5 > flen) return NULL;
+  if (f[off + size] == 0) {
+    *blen = (size_t)size;
+    return f + off;
+  }
+  size_t ulen;
+  if (f[off + size] != 1 ||
+      snappy_uncompressed_length((const char *)f + off, (size_t)size, &ulen) != SNAPPY_OK)
+    return NULL;
+  *owned = malloc(ulen ? ulen : 1);
+  if (snappy_uncompress((const char *)f + off, (size_t)size, *owned, &ulen) != SNAPPY_OK) {
+    free(*owned);
+    *owned = NULL;
+    return NULL;
+  }
+  *blen = ulen;
+  return (const unsigned char *)*owned;
+}
+
+/* Calls fn(key, klen, value, vlen, arg) for each entry of a block (entries
+ * with shared-prefix keys, then restart offsets, then their count); 0 when
+ * the block parses to its end. */
+static int walk_block(const unsigned char *b, size_t blen,
+                      void (*fn)(const unsigned char *, size_t, const unsigned char *, size_t,
+                                 void *),
+                      void *arg) {
+  if (blen < 4) return -1;
+  uint32_t nrestarts = (uint32_t)b[blen - 4] | (uint32_t)b[blen - 3] << 8 |
+                       (uint32_t)b[blen - 2] << 16 | (uint32_t)b[blen - 1] << 24;
+  if ((uint64_t)nrestarts * 4 + 4 > blen) return -1;
+  const unsigned char *p = b, *de = b + blen - 4 - 4 * (size_t)nrestarts;
+  unsigned char *key = NULL;
+  size_t klen = 0;
+  while (p < de) {
+    uint64_t shared, nonshared, vlen;
+    if (!get_varint(&p, de, &shared) || !get_varint(&p, de, &nonshared) ||
+        !get_varint(&p, de, &vlen) || shared > klen || (uint64_t)(de - p) < nonshared + vlen)
+      break;
+    key = realloc(key, (size_t)(shared + nonshared) + 1);
+    memcpy(key + shared, p, (size_t)nonshared);
+    klen = (size_t)(shared + nonshared);
+    p += nonshared;
+    fn(key, klen, p, (size_t)vlen, arg);
+    p += vlen;
+  }
+  free(key);
+  return p == de ? 0 : -1;
+}
+
+typedef struct table_stats {
+  const unsigned char *f;
+  size_t flen;
+  long blocks, snappy, none, filters, bad;
+} table_stats;
+
+static void on_index_entry(const unsigned char *k, size_t kl, const unsigned char *v, size_t vl,
+                           void *arg) {
+  (void)k;
+  (void)kl;
+  table_stats *ts = arg;
+  const unsigned char *ve = v + vl;
+  uint64_t bo, bs;
+  if (!get_varint(&v, ve, &bo) || !get_varint(&v, ve, &bs) || bo + bs + 5 > ts->flen) {
+    ts->bad++;
+    return;
+  }
+  ts->blocks++;
+  if (ts->f[bo + bs] == 1) ts->snappy++;
+  if (ts->f[bo + bs] == 0) ts->none++;
+}
+
+static void on_meta_entry(const unsigned char *k, size_t kl, const unsigned char *v, size_t vl,
+                          void *arg) {
+  (void)v;
+  (void)vl;
+  table_stats *ts = arg;
+  if (kl > 7 && memcmp(k, "filter.", 7) == 0) ts->filters++;
+}
+
+/* Adds one table's data blocks (by compression type) and filter blocks to
+ * ts; -1 if its footer, index or metaindex block does not parse. */
+static int scan_table(const char *path, table_stats *ts) {
   size_t len;
   unsigned char *f = su_read_file(path, &len);
-  if (f == NULL || len < 48) {
-    free(f);
-    return -1;
-  }
   /* Footer: metaindex handle, index handle, padding to 40 bytes, magic. */
   static const unsigned char magic[8] = {0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb};
-  if (memcmp(f + len - 8, magic, 8) != 0) {
-    free(f);
-    return -1;
-  }
-  const unsigned char *p = f + len - 48, *end = f + len - 8;
+  int rc = -1;
   uint64_t mo, ms, io, is;
-  if (!get_varint(&p, end, &mo) || !get_varint(&p, end, &ms) || !get_varint(&p, end, &io) ||
-      !get_varint(&p, end, &is) || io + is + 5 > len) {
-    free(f);
-    return -1;
+  const unsigned char *p = f ? f + len - 48 : NULL;
+  if (f != NULL && len >= 48 && memcmp(f + len - 8, magic, 8) == 0 &&
+      get_varint(&p, f + len - 8, &mo) && get_varint(&p, f + len - 8, &ms) &&
+      get_varint(&p, f + len - 8, &io) && get_varint(&p, f + len - 8, &is)) {
+    char *o1, *o2;
+    size_t ilen, mlen;
+    const unsigned char *index = load_block(f, len, io, is, &ilen, &o1);
+    const unsigned char *meta = load_block(f, len, mo, ms, &mlen, &o2);
+    ts->f = f;
+    ts->flen = len;
+    long bad = ts->bad;
+    if (index != NULL && meta != NULL && walk_block(index, ilen, on_index_entry, ts) == 0 &&
+        walk_block(meta, mlen, on_meta_entry, ts) == 0 && ts->bad == bad)
+      rc = 0;
+    free(o1);
+    free(o2);
   }
-  unsigned char *index = f + io;
-  size_t ilen = (size_t)is;
-  char *raw = NULL;
-  if (f[io + is] == 1) { /* the index block itself is snappy-compressed */
-    size_t ulen;
-    if (snappy_uncompressed_length((const char *)index, ilen, &ulen) != SNAPPY_OK) {
-      free(f);
-      return -1;
-    }
-    raw = malloc(ulen ? ulen : 1);
-    if (snappy_uncompress((const char *)index, ilen, raw, &ulen) != SNAPPY_OK) {
-      free(raw);
-      free(f);
-      return -1;
-    }
-    index = (unsigned char *)raw;
-    ilen = ulen;
-  }
-  /* Block: entries, then restart offsets (uint32 each), then their count. */
-  if (ilen < 4) {
-    free(raw);
-    free(f);
-    return -1;
-  }
-  uint32_t nrestarts;
-  memcpy(&nrestarts, index + ilen - 4, 4); /* little-endian hosts only; fine for Debian amd64 */
-  size_t data_end = ilen - 4 - 4 * (size_t)nrestarts;
-  p = index;
-  const unsigned char *de = index + data_end;
-  while (p < de) {
-    uint64_t shared, nonshared, vlen, bo, bs;
-    if (!get_varint(&p, de, &shared) || !get_varint(&p, de, &nonshared) ||
-        !get_varint(&p, de, &vlen) || (uint64_t)(de - p) < nonshared + vlen)
-      break;
-    p += nonshared;
-    const unsigned char *v = p, *ve = p + vlen;
-    p += vlen;
-    if (!get_varint(&v, ve, &bo) || !get_varint(&v, ve, &bs) || bo + bs + 5 > len) break;
-    (*blocks)++;
-    if (f[bo + bs] == 1) (*snappy)++;
-    if (f[bo + bs] == 0) (*none)++;
-  }
-  int ok = p == de;
-  free(raw);
   free(f);
-  return ok ? 0 : -1;
+  return rc;
 }
 
 static int cmd_tables(const char *dir) {
   DIR *d = opendir(dir);
   if (d == NULL) compat_die("ldb_tool: cannot open %s", dir);
   struct dirent *e;
-  long tables = 0, unparsed = 0, blocks = 0, snappy = 0, none = 0;
+  long tables = 0, unparsed = 0;
+  table_stats ts;
+  memset(&ts, 0, sizeof ts);
   while ((e = readdir(d)) != NULL) {
     size_t n = strlen(e->d_name);
     if (n < 5 || strcmp(e->d_name + n - 4, ".ldb") != 0) continue;
@@ -255,11 +309,11 @@ static int cmd_tables(const char *dir) {
     /* A table that does not parse may be the unfinished output of a
      * compaction cut short by close (deleted as obsolete at the next open),
      * so it is counted, not fatal. */
-    if (scan_table(path, &blocks, &snappy, &none) != 0) unparsed++;
+    if (scan_table(path, &ts) != 0) unparsed++;
   }
   closedir(d);
-  printf("tables %ld unparsed %ld blocks %ld snappy %ld none %ld\n", tables, unparsed, blocks,
-         snappy, none);
+  printf("tables %ld unparsed %ld blocks %ld snappy %ld none %ld filters %ld\n", tables, unparsed,
+         ts.blocks, ts.snappy, ts.none, ts.filters);
   return 0;
 }
 

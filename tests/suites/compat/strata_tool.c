@@ -12,6 +12,7 @@ struct compat_db {
   strata_read_options ro;
   strata_write_options wo, wo_sync;
   strata_batch *batch;
+  strata_filter_policy *filter;
 };
 
 struct compat_iter {
@@ -35,6 +36,11 @@ static compat_db *cdb_open(const char *dir, int create, const compat_profile *p)
   opt.compression = STRATA_COMPRESSION_SNAPPY;
   opt.write_buffer_size = p->write_buffer_size;
   opt.max_file_size = p->max_file_size;
+  if (p->bloom_bits > 0) {
+    check_rc(strata_filter_policy_create_bloom(p->bloom_bits, &d->filter),
+             "strata_filter_policy_create_bloom");
+    opt.filter_policy = d->filter;
+  }
   check_rc(strata_open(dir, &opt, &d->db), "strata_open");
   strata_read_options_init(&d->ro);
   d->ro.verify_checksums = 1;
@@ -48,6 +54,7 @@ static compat_db *cdb_open(const char *dir, int create, const compat_profile *p)
 static void cdb_close(compat_db *d) {
   strata_batch_destroy(d->batch);
   strata_close(d->db);
+  strata_filter_policy_destroy(d->filter); /* after close: it must outlive the db */
   free(d);
 }
 
