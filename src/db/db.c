@@ -161,15 +161,52 @@ static st_slice make_lookup(st_slice key, uint64_t seq, char *buf, size_t bufsz,
 /* Write path                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Syncs and closes the current log, opens a new one, and turns the
- * memtable into the immutable one for the background thread to flush.
- * REQUIRE: mu held, imm == NULL. */
+/* Makes the log switch durable: syncs and closes the previous log and syncs
+ * the directory entry of the new one. Until this is done a machine crash
+ * could lose acknowledged non-sync writes of the old log while keeping
+ * later sync writes of the new one -- a hole in the history -- so a sync
+ * write waits for it; otherwise the background thread does it, off the
+ * writers' path. Whoever finds it pending does it; others wait.
+ * REQUIRE: mu held (released inside). */
+int st_db_settle_logs(strata_db *db) {
+  while (db->old_log || db->dir_sync_pending || db->settling) {
+    if (db->settling) {
+      pthread_cond_wait(&db->bg_cv, &db->mu);
+      continue;
+    }
+    st_log_writer *old = db->old_log;
+    int dir = db->dir_sync_pending;
+    db->old_log = NULL;
+    db->dir_sync_pending = 0;
+    db->settling = 1;
+    pthread_mutex_unlock(&db->mu);
+    int rc = 0;
+    if (old) {
+      rc = st_log_sync(old);
+      int crc = st_log_writer_close(old);
+      if (!rc) rc = crc;
+    }
+    if (!rc && dir) rc = db->env->sync_dir(db->env, db->dbname);
+    pthread_mutex_lock(&db->mu);
+    db->settling = 0;
+    pthread_cond_broadcast(&db->bg_cv);
+    if (rc) st_db_record_bg_error(db, rc);
+  }
+  return db->bg_error.code ? st_error_raise(&db->bg_error) : 0;
+}
+
+/* Opens a new log and turns the memtable into the immutable one for the
+ * background thread to flush; the old log is settled (st_db_settle_logs)
+ * later. REQUIRE: mu held, imm == NULL. */
 static int switch_memtable(strata_db *db) {
+  /* At most one unsettled old log at a time. */
+  int rc = st_db_settle_logs(db);
+  if (rc) return rc;
   uint64_t number = st_vset_new_file_number(&db->vs);
   char *path = st_log_file_name(db->dbname, number);
   if (!path) return st_err(STRATA_ENOMEM, "log file name");
   st_wfile *f = NULL;
-  int rc = db->env->new_wfile(db->env, path, &f);
+  rc = db->env->new_wfile(db->env, path, &f);
   free(path);
   st_log_writer *log = NULL;
   if (!rc) {
@@ -179,9 +216,6 @@ static int switch_memtable(strata_db *db) {
       rc = st_err(STRATA_ENOMEM, "log writer");
     }
   }
-  /* The new log's directory entry must survive a machine crash before a
-   * sync write into it is acknowledged. */
-  if (!rc) rc = db->env->sync_dir(db->env, db->dbname);
   st_memtable *mem = NULL;
   if (!rc) {
     mem = st_memtable_new(db->ucmp);
@@ -192,19 +226,15 @@ static int switch_memtable(strata_db *db) {
     st_vset_reuse_file_number(&db->vs, number);
     return rc;
   }
-  /* Sync the old log before moving on: its records are acknowledged and
-   * its memtable may not reach a table before a machine crash. */
-  rc = st_log_sync(db->log);
-  int crc = st_log_writer_close(db->log);
-  if (!rc) rc = crc;
+  db->old_log = db->log;
+  db->dir_sync_pending = 1; /* the new log's directory entry */
   db->log = log;
   db->logfile_number = number;
   db->imm = db->mem;
   atomic_store_explicit(&db->has_imm, 1, memory_order_release);
   db->mem = mem;
-  if (rc) st_db_record_bg_error(db, rc);
   st_db_maybe_schedule(db);
-  return rc;
+  return 0;
 }
 
 /* Waits until the memtable has room for a write (or, with force, switches
@@ -307,6 +337,7 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
 
   /* This writer is the queue head: it writes for the group. */
   int rc = make_room_for_write(db, batch == NULL);
+  if (!rc && w.sync) rc = st_db_settle_logs(db);
   st_writer *last = &w;
   if (!rc && batch) {
     last = build_group(db, &rc);
@@ -800,6 +831,7 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
 static void db_free(strata_db *db) {
   st_memtable_unref(db->mem);
   st_memtable_unref(db->imm);
+  st_log_writer_close(db->old_log);
   st_log_writer_close(db->log);
   if (db->vs.dbname) st_vset_destroy(&db->vs);
   st_table_cache_free(db->table_cache);

@@ -19,7 +19,7 @@
 
 static int has_work(strata_db *db) {
   if (db->bg_error.code) return 0;
-  return db->imm != NULL || (db->manual && !db->manual->done) ||
+  return db->old_log != NULL || db->dir_sync_pending || db->imm != NULL || (db->manual && !db->manual->done) ||
          st_vset_needs_compaction(&db->vs);
 }
 
@@ -296,6 +296,10 @@ static void cleanup_compaction(strata_db *db, compaction_state *cs) {
 
 /* One unit of background work. REQUIRE: mu held. */
 static void background_work(strata_db *db) {
+  if (db->old_log || db->dir_sync_pending) {
+    st_db_settle_logs(db); /* an error is recorded as the background error */
+    return;
+  }
   if (db->imm) {
     compact_memtable(db);
     return;

@@ -77,6 +77,9 @@ struct strata_db {
   st_memtable *mem;        /* [mu] to swap; see above */
   st_memtable *imm;        /* [mu] memtable being flushed, or NULL */
   st_log_writer *log;      /* [mu] to swap; written by the queue head */
+  st_log_writer *old_log;  /* [mu] previous log, not yet synced and closed */
+  int dir_sync_pending;    /* [mu] the new log's directory entry unsynced */
+  int settling;            /* [mu] a thread is in st_db_settle_logs */
   uint64_t logfile_number; /* [mu] */
 
   st_writer *wq_head, *wq_tail; /* [mu] write queue */
@@ -108,6 +111,10 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
 int st_db_pending_add(strata_db *db, uint64_t number);   /* mu held */
 void st_db_pending_remove(strata_db *db, uint64_t number); /* mu held */
 uint64_t st_db_smallest_snapshot(strata_db *db);          /* mu held */
+
+/* Syncs the previous log and the directory after a log switch, if not done
+ * yet. REQUIRE: mu held (released inside). */
+int st_db_settle_logs(strata_db *db);
 
 /* --- db_compact.c --- */
 void st_db_bg_thread(void *arg);
