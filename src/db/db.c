@@ -494,21 +494,28 @@ int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, 
   pthread_mutex_unlock(&db->mu);
 
   st_slice k = st_slice_make(key, klen);
+  st_get_stats stats = {NULL, -1};
   int r = st_memtable_get(mem, k, seq, val);
   if (r == ST_MEM_ABSENT && imm) r = st_memtable_get(imm, k, seq, val);
   if (r == ST_MEM_ABSENT) {
     char buf[256];
     st_buf big = ST_BUF_INIT;
     st_slice lookup = make_lookup(k, seq, buf, sizeof buf, &big);
-    r = lookup.data ? st_version_get(v, &ro, lookup, val) : st_err(STRATA_ENOMEM, "lookup key");
+    r = lookup.data ? st_version_get(v, &ro, lookup, val, &stats)
+                    : st_err(STRATA_ENOMEM, "lookup key");
     st_buf_free(&big);
   }
 
   st_memtable_unref(mem);
   st_memtable_unref(imm);
-  pthread_mutex_lock(&db->mu);
-  st_version_unref(v);
-  pthread_mutex_unlock(&db->mu);
+  if (st_version_charge_seek(&stats)) {
+    /* Rare: the file ran out of seeks; make it the compaction candidate. */
+    pthread_mutex_lock(&db->mu);
+    st_version_mark_seek_compaction(v, &stats);
+    st_db_maybe_schedule(db);
+    pthread_mutex_unlock(&db->mu);
+  }
+  st_version_unref_unlocked(v, &db->mu);
   if (r == ST_MEM_FOUND) {
     /* An empty value still comes back with non-NULL data. */
     if (!val->data && st_buf_reserve(val, 1)) return STRATA_ENOMEM;

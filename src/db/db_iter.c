@@ -249,9 +249,7 @@ static void release_refs(void *arg, void *unused) {
   iter_refs *r = arg;
   st_memtable_unref(r->mem);
   st_memtable_unref(r->imm);
-  pthread_mutex_lock(&r->db->mu);
-  st_version_unref(r->version);
-  pthread_mutex_unlock(&r->db->mu);
+  st_version_unref_unlocked(r->version, &r->db->mu);
   free(r);
 }
 

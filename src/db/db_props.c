@@ -125,9 +125,7 @@ int strata_approximate_sizes(strata_db *db, int n, const void *const *start,
   }
   st_buf_free(&k1);
   st_buf_free(&k2);
-  pthread_mutex_lock(&db->mu);
-  st_version_unref(v);
-  pthread_mutex_unlock(&db->mu);
+  st_version_unref_unlocked(v, &db->mu);
   return rc;
 }
 

@@ -69,7 +69,7 @@ static st_file_meta *meta_new(uint64_t number, uint64_t size, st_slice smallest,
    * made conservative at 16 KB per seek): a file sought that often is worth
    * compacting away. */
   int64_t seeks = (int64_t)(size / 16384);
-  f->allowed_seeks = seeks < 100 ? 100 : (seeks > 1 << 30 ? 1 << 30 : (int)seeks);
+  atomic_init(&f->allowed_seeks, seeks < 100 ? 100 : (seeks > 1 << 30 ? 1 << 30 : (int)seeks));
   return f;
 }
 
@@ -115,11 +115,9 @@ static st_version *version_new(st_version_set *vs) {
   return v;
 }
 
-void st_version_ref(st_version *v) { v->refs++; }
+void st_version_ref(st_version *v) { atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed); }
 
-void st_version_unref(st_version *v) {
-  assert(v->refs >= 1);
-  if (--v->refs > 0) return;
+static void version_free(st_version *v) {
   v->prev->next = v->next;
   v->next->prev = v->prev;
   for (int l = 0; l < ST_NUM_LEVELS; l++) {
@@ -127,6 +125,21 @@ void st_version_unref(st_version *v) {
     free(v->files[l]);
   }
   free(v);
+}
+
+void st_version_unref(st_version *v) {
+  int before = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel);
+  assert(before >= 1);
+  if (before == 1) version_free(v);
+}
+
+void st_version_unref_unlocked(st_version *v, pthread_mutex_t *mu) {
+  if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1) return;
+  /* Last reference: nobody can take a new one (the version is not
+   * current), but the list it is linked in is guarded by mu. */
+  pthread_mutex_lock(mu);
+  version_free(v);
+  pthread_mutex_unlock(mu);
 }
 
 static void append_version(st_version_set *vs, st_version *v) {
@@ -1145,10 +1158,26 @@ static int cmp_newest_first(const void *a, const void *b) {
   return fa->number > fb->number ? -1 : (fa->number < fb->number);
 }
 
-int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, st_buf *val) {
+int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, st_buf *val,
+                   st_get_stats *stats) {
   st_version_set *vs = v->vset;
   const st_comparator *ucmp = vs->ucmp;
   saver s = {ucmp, st_ikey_user(lookup_ikey), val, ST_MEM_ABSENT, NULL};
+  /* A read that has to look in more than one file charges the first one a
+   * seek: a file charged too often is compacted away (seek compaction). */
+  st_file_meta *last_read = NULL;
+  int last_level = -1;
+  stats->seek_file = NULL;
+  stats->seek_level = -1;
+#define CHARGE(f, lvl)                                                                             \
+  do {                                                                                             \
+    if (!stats->seek_file && last_read) {                                                          \
+      stats->seek_file = last_read;                                                                \
+      stats->seek_level = last_level;                                                              \
+    }                                                                                              \
+    last_read = (f);                                                                               \
+    last_level = (lvl);                                                                            \
+  } while (0)
 
   /* Level 0: every file whose range holds the key, newest first. */
   if (v->nfiles[0] > 0) {
@@ -1167,9 +1196,11 @@ int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, 
     }
     if (nt > 1) qsort(tmp, (size_t)nt, sizeof *tmp, cmp_newest_first);
     int rc = 0;
-    for (int i = 0; i < nt && !rc && s.state == ST_MEM_ABSENT; i++)
+    for (int i = 0; i < nt && !rc && s.state == ST_MEM_ABSENT; i++) {
+      CHARGE(tmp[i], 0);
       rc = st_table_cache_get(vs->tc, ro, tmp[i]->number, tmp[i]->file_size, lookup_ikey, &s,
                               save_value);
+    }
     if (tmp != stackv) free(tmp);
     if (rc) return rc;
     if (s.state != ST_MEM_ABSENT) return s.state;
@@ -1182,11 +1213,25 @@ int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, 
     if (idx >= n) continue;
     st_file_meta *f = v->files[l][idx];
     if (st_ucmp(ucmp, s.user_key, st_ikey_user(f->smallest)) < 0) continue;
+    CHARGE(f, l);
     int rc = st_table_cache_get(vs->tc, ro, f->number, f->file_size, lookup_ikey, &s, save_value);
     if (rc) return rc;
     if (s.state != ST_MEM_ABSENT) return s.state;
   }
   return ST_MEM_ABSENT;
+#undef CHARGE
+}
+
+int st_version_charge_seek(const st_get_stats *stats) {
+  st_file_meta *f = stats->seek_file;
+  return f && atomic_fetch_sub_explicit(&f->allowed_seeks, 1, memory_order_relaxed) == 1;
+}
+
+void st_version_mark_seek_compaction(st_version *v, const st_get_stats *stats) {
+  if (v->file_to_compact == NULL) {
+    v->file_to_compact = stats->seek_file;
+    v->file_to_compact_level = stats->seek_level;
+  }
 }
 
 uint64_t st_version_approximate_offset(st_version *v, st_slice ikey) {

@@ -16,6 +16,7 @@
 #define ST_VERSION_SET_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "db/log_writer.h"
@@ -31,10 +32,10 @@
 #define ST_MAX_MEM_COMPACT_LEVEL 2 /* deepest level a flush may land in */
 
 /* One table. Shared by versions (refs, under the db mutex); immutable but
- * for allowed_seeks. */
+ * for allowed_seeks, which readers decrement without the lock. */
 typedef struct st_file_meta {
   int refs;
-  int allowed_seeks; /* seeks allowed before a seek compaction */
+  atomic_int allowed_seeks; /* seeks allowed before a seek compaction */
   uint64_t number;
   uint64_t file_size;
   st_slice smallest; /* internal keys, stored after the struct */
@@ -46,7 +47,8 @@ typedef struct st_version_set st_version_set;
 typedef struct st_version {
   st_version_set *vset;
   struct st_version *prev, *next; /* list of live versions */
-  int refs;
+  atomic_int refs; /* taken under the db mutex; may be dropped without it
+                      (st_version_unref_unlocked) */
   st_file_meta **files[ST_NUM_LEVELS]; /* L0 by file number; others sorted */
   int nfiles[ST_NUM_LEVELS];
   double compaction_score; /* >= 1 means a compaction is needed */
@@ -156,14 +158,31 @@ int st_compaction_is_base_level_for_key(st_compaction *c, st_slice user_key);
 int st_compaction_should_stop_before(st_compaction *c, st_slice ikey);
 void st_compaction_free(st_compaction *c); /* unrefs its input version */
 
-void st_version_ref(st_version *v);
-void st_version_unref(st_version *v);
+void st_version_ref(st_version *v);   /* REQUIRE: mu held */
+void st_version_unref(st_version *v); /* REQUIRE: mu held */
+/* Drops a reference without holding mu (taking it only if this was the
+ * last reference, to unlink the version). A version that is current never
+ * reaches zero here, since the version set holds a reference on it. */
+void st_version_unref_unlocked(st_version *v, pthread_mutex_t *mu);
 
 /* Point lookup of user_key at sequence seq in v: ST_MEM_FOUND (value copied
  * into *val), ST_MEM_DELETED, ST_MEM_ABSENT (memtable.h codes), or an error.
  * No lock needed (caller holds a ref on v). */
+typedef struct st_get_stats {
+  st_file_meta *seek_file; /* the file to charge a seek, or NULL */
+  int seek_level;
+} st_get_stats;
+
 int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey,
-                   st_buf *val);
+                   st_buf *val, st_get_stats *stats);
+
+/* Charges the seek recorded in stats (no lock needed); returns 1 when the
+ * file ran out of allowed seeks, so st_version_mark_seek_compaction should
+ * be called. */
+int st_version_charge_seek(const st_get_stats *stats);
+/* Makes stats' file the version's seek-compaction candidate if it has none.
+ * REQUIRE: mu held. */
+void st_version_mark_seek_compaction(st_version *v, const st_get_stats *stats);
 
 /* Appends to *iters (growing it; *n updated) one iterator per L0 file and
  * one per non-empty deeper level. Errors: STRATA_ENOMEM. */

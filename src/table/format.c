@@ -2,8 +2,10 @@
 #include "table/format.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <snappy-c.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -104,6 +106,49 @@ nomem:
                 h->offset);
 }
 
+/* Each thread keeps one scratch buffer for raw block reads, so a read from
+ * an mmap'd table (which ignores scratch) or of a compressed block (which
+ * is decompressed elsewhere) allocates nothing for the raw bytes. A pthread
+ * key, not _Thread_local, so the buffer is freed when its thread exits. */
+typedef struct read_scratch {
+  char *p;
+  size_t cap;
+} read_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void free_scratch(void *arg) {
+  read_scratch *rs = arg;
+  free(rs->p);
+  free(rs);
+}
+
+static void make_scratch_key(void) { pthread_key_create(&scratch_key, free_scratch); }
+
+/* This thread's scratch, grown to n bytes; NULL when out of memory. */
+static read_scratch *get_scratch(size_t n) {
+  pthread_once(&scratch_once, make_scratch_key);
+  read_scratch *rs = pthread_getspecific(scratch_key);
+  if (!rs) {
+    rs = calloc(1, sizeof *rs);
+    if (!rs || pthread_setspecific(scratch_key, rs)) {
+      free(rs);
+      return NULL;
+    }
+  }
+  if (rs->cap < n) {
+    /* Grow geometrically but do not keep huge buffers from one big value. */
+    size_t cap = n < 65536 ? 65536 : n;
+    char *p = malloc(cap);
+    if (!p) return NULL;
+    free(rs->p);
+    rs->p = p;
+    rs->cap = cap;
+  }
+  return rs;
+}
+
 int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
                   const st_block_handle *h, int verify_checksum, st_block_contents *out) {
   out->data = NULL;
@@ -117,20 +162,15 @@ int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
 
   size_t n = (size_t)h->size;
   size_t total = n + ST_BLOCK_TRAILER_SIZE;
-  char *scratch = malloc(total);
-  if (!scratch)
+  read_scratch *rs = get_scratch(total);
+  if (!rs)
     return st_err(STRATA_ENOMEM, "%s: cannot allocate %zu bytes to read block at offset %" PRIu64,
                   path, total, h->offset);
+  char *scratch = rs->p;
   st_slice got = {NULL, 0};
   int rc = file->read(file, h->offset, total, scratch, &got);
-  if (rc) {
-    free(scratch);
-    return rc;
-  }
-  if (got.size != total) {
-    free(scratch);
-    goto truncated;
-  }
+  if (rc) return rc;
+  if (got.size != total) goto truncated;
 
   const char *d = got.data;
   int type = (unsigned char)d[n];
@@ -138,7 +178,6 @@ int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
     uint32_t stored = st_crc32c_unmask(st_get_fixed32(d + n + 1));
     uint32_t actual = st_crc32c(d, n + 1); /* contents and the type byte */
     if (stored != actual) {
-      free(scratch);
       return st_err_corrupt("%s: block checksum mismatch at offset %" PRIu64 " (size %" PRIu64 ")",
                             path, h->offset, h->size);
     }
@@ -149,16 +188,16 @@ int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
     out->data = d;
     out->size = n;
     /* Data in the file's own memory (an mmap) is used in place; data read
-     * into scratch is kept in it. Either way there is no copy. */
-    if (in_scratch)
+     * into scratch is kept: the block takes the scratch buffer over and the
+     * thread gets a new one next time. Either way there is no copy. */
+    if (in_scratch) {
       out->heap = scratch;
-    else
-      free(scratch);
+      rs->p = NULL;
+      rs->cap = 0;
+    }
     return 0;
   }
-  rc = uncompress(path, h, type, d, n, out);
-  free(scratch);
-  return rc;
+  return uncompress(path, h, type, d, n, out);
 
 truncated:
   return st_err_corrupt("%s: truncated block read at offset %" PRIu64 " (size %" PRIu64 ")", path,
