@@ -518,7 +518,7 @@ int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, 
   st_version_unref_unlocked(v, &db->mu);
   if (r == ST_MEM_FOUND) {
     /* An empty value still comes back with non-NULL data. */
-    if (!val->data && st_buf_reserve(val, 1)) return STRATA_ENOMEM;
+    if (!val->data && st_buf_reserve(val, 1)) return st_err(STRATA_ENOMEM, "strata_get: value buffer");
     return 0;
   }
   if (r == ST_MEM_ABSENT || r == ST_MEM_DELETED) {

@@ -494,8 +494,9 @@ int st_vset_recover(st_version_set *vs) {
       rc = st_err_corrupt("%s: %s", path, strchr(msg, ':') ? strchr(msg, ':') + 2 : msg);
     }
     if (!rc && e.comparator && strcmp(e.comparator, vs->ucmp->name) != 0)
-      rc = st_err(STRATA_EINVAL, "%s does not match existing comparator %s", vs->ucmp->name,
-                  e.comparator);
+      /* LevelDB's wording: the stored name first, then the one given. */
+      rc = st_err(STRATA_EINVAL, "%s does not match existing comparator : %s", e.comparator,
+                  vs->ucmp->name);
     if (!rc) rc = builder_apply(&b, &e);
     if (!rc) {
       if (e.has_log_number) have_log = 1, log_number = e.log_number;

@@ -54,6 +54,14 @@ static char g_table[64];    /* basename of the largest table */
 static uint64_t g_table_size;
 static const char *g_case = "setup";
 
+/* _Noreturn tells compilers that nothing after a failed check runs (so no
+ * variable is used unset there); format checks the arguments. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+_Noreturn static void
+failf(const char *fmt, ...);
+
 static void failf(const char *fmt, ...) {
   va_list ap;
   fflush(stdout);

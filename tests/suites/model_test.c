@@ -8,12 +8,14 @@
  * cycles is applied both to Strata and to an in-memory oracle; every read is
  * compared with the oracle as it runs. The sequence is repeated over several
  * option sets that push the engine into different regimes (many flushes,
- * tiny blocks, no compression, small tables).
+ * tiny blocks, no compression, small tables, bloom filters, zstd, a block
+ * cache smaller than one block, a user comparator ordering keys in reverse).
  *
- * The oracle is a sorted array of entries (keys compared bytewise, like
- * Strata's comparator); each entry keeps a short list of versions so reads
- * through snapshots and iterators can be answered "as of" an older sequence
- * number. Versions nobody can see any more are dropped as soon as the last
+ * The oracle is a sorted array of entries, ordered by the option set's
+ * comparator (the oracle's cmp: bytewise, or reverse bytewise for the set
+ * that gives Strata a user comparator); each entry keeps a short list of
+ * versions so reads through snapshots and iterators can be answered "as of"
+ * an older sequence number. Versions nobody can see any more are dropped as soon as the last
  * snapshot or iterator that could see them goes away, so memory stays bounded.
  * Values are never stored: a value is (vseed, length) and its bytes are
  * regenerated when compared (suite_util.h: su_fill_value).
@@ -49,18 +51,27 @@ typedef struct entry {
 } entry;
 
 typedef struct oracle {
-  entry **e; /* sorted by key; entries are never removed */
+  /* The key order of the database under test; the same function orders
+   * the entries and answers every "which key comes first" of the test. */
+  int (*cmp)(const void *a, size_t al, const void *b, size_t bl);
+  entry **e; /* sorted by cmp; entries are never removed */
   size_t n, cap;
   uint64_t seq;   /* last sequence number handed out */
   uint64_t *pins; /* sequence numbers read by live snapshots and iterators */
   size_t npins, pcap;
 } oracle;
 
-static int key_cmp(const void *a, size_t al, const void *b, size_t bl) {
+/* Bytewise order: memcmp, shorter first on a common prefix (LevelDB's
+ * default comparator). */
+static int bytewise_cmp(const void *a, size_t al, const void *b, size_t bl) {
   size_t n = al < bl ? al : bl;
   int c = n ? memcmp(a, b, n) : 0;
   if (c != 0) return c;
   return al < bl ? -1 : (al > bl ? 1 : 0);
+}
+
+static int reverse_cmp(const void *a, size_t al, const void *b, size_t bl) {
+  return bytewise_cmp(b, bl, a, al);
 }
 
 /* Index of the first entry whose key is >= k. */
@@ -68,7 +79,7 @@ static size_t o_lower(const oracle *o, const void *k, size_t kl) {
   size_t lo = 0, hi = o->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (key_cmp(o->e[mid]->key, o->e[mid]->klen, k, kl) < 0)
+    if (o->cmp(o->e[mid]->key, o->e[mid]->klen, k, kl) < 0)
       lo = mid + 1;
     else
       hi = mid;
@@ -78,13 +89,13 @@ static size_t o_lower(const oracle *o, const void *k, size_t kl) {
 
 static entry *o_find(const oracle *o, const void *k, size_t kl) {
   size_t i = o_lower(o, k, kl);
-  if (i < o->n && key_cmp(o->e[i]->key, o->e[i]->klen, k, kl) == 0) return o->e[i];
+  if (i < o->n && o->cmp(o->e[i]->key, o->e[i]->klen, k, kl) == 0) return o->e[i];
   return NULL;
 }
 
 static entry *o_find_or_add(oracle *o, const void *k, size_t kl) {
   size_t i = o_lower(o, k, kl);
-  if (i < o->n && key_cmp(o->e[i]->key, o->e[i]->klen, k, kl) == 0) return o->e[i];
+  if (i < o->n && o->cmp(o->e[i]->key, o->e[i]->klen, k, kl) == 0) return o->e[i];
   if (o->n == o->cap) {
     o->cap = o->cap ? o->cap * 2 : 1024;
     o->e = realloc(o->e, o->cap * sizeof *o->e);
@@ -221,10 +232,16 @@ typedef struct iter_slot {
   size_t ckl, ckcap;
 } iter_slot;
 
+/* An option set: plain option fields set by apply, plus the objects run_set
+ * creates for it (they must outlive the database, so the set cannot). */
 typedef struct optset {
   const char *name;
   const char *why;
   void (*apply)(strata_options *);
+  int bloom_bits;     /* > 0: LevelDB's bloom filter with this many bits per key */
+  size_t cache_bytes; /* > 0: a block cache of this capacity instead of the 8 MiB default */
+  int reverse;        /* keys ordered by a user comparator: reverse bytewise */
+  int vary_tables;    /* change compression and block layout at every reopen */
 } optset;
 
 typedef struct model {
@@ -441,7 +458,7 @@ static void verify_all(model *m, int backward, const char *when) {
       const char *k = strata_iter_key(it, &kl);
       const char *v = strata_iter_value(it, &vl);
       check_iter_ptrs(m, e->key, e->klen, k, v, when);
-      if (key_cmp(k, kl, e->key, e->klen) != 0) {
+      if (m->o.cmp(k, kl, e->key, e->klen) != 0) {
         su_hexbuf hb;
         fail_at(m, e->key, e->klen, "%s: %s scan step %ld: Strata returned key %s instead", when,
                 pass ? "backward" : "forward", steps, su_hex(&hb, k, kl));
@@ -460,8 +477,6 @@ static void verify_all(model *m, int backward, const char *when) {
   strata_iter_destroy(it);
 }
 
-static void set_bloom_cache(strata_options *o);
-
 static void reopen(model *m) {
   release_all(m);
   strata_close(m->db);
@@ -469,7 +484,7 @@ static void reopen(model *m) {
   /* The grab-bag set also changes table options at every reopen, so its
    * database mixes compressed and uncompressed tables of several block
    * sizes (options are per open in LevelDB, not per database). */
-  if (m->set->apply == set_bloom_cache) {
+  if (m->set->vary_tables) {
     m->opt.compression =
         su_rng_below(&m->rng, 2) ? STRATA_COMPRESSION_SNAPPY : STRATA_COMPRESSION_NONE;
     m->opt.block_size = (size_t)256 << su_rng_below(&m->rng, 6);
@@ -696,7 +711,7 @@ static void iter_call(model *m, iter_slot *s, int what, const void *arg, size_t 
   const char *k = strata_iter_key(s->it, &kl);
   const char *v = strata_iter_value(s->it, &vl);
   check_iter_ptrs(m, s->ck, s->ckl, k, v, it_names[what]);
-  if (key_cmp(k, kl, s->ck, s->ckl) != 0)
+  if (m->o.cmp(k, kl, s->ck, s->ckl) != 0)
     fail_at(m, s->ck, s->ckl,
             "iterator%s %s%s (from %s): Strata at key %s, oracle at the key shown",
             s->snap ? " (snapshot)" : "", it_names[what], ctx, before, su_hex(&hb1, k, kl));
@@ -745,7 +760,7 @@ static void op_scan(model *m) {
   size_t al, bl;
   random_seek_target(m, a, &al);
   random_seek_target(m, b, &bl);
-  if (key_cmp(a, al, b, bl) > 0) {
+  if (m->o.cmp(a, al, b, bl) > 0) {
     unsigned char t[130];
     size_t tl = al;
     memcpy(t, a, al);
@@ -761,7 +776,7 @@ static void op_scan(model *m) {
       iter_call(m, &s, IT_FIRST, NULL, 0);
     else
       iter_call(m, &s, IT_SEEK, a, al);
-    for (long i = 0; i < limit && s.valid && key_cmp(s.ck, s.ckl, b, bl) < 0; i++)
+    for (long i = 0; i < limit && s.valid && m->o.cmp(s.ck, s.ckl, b, bl) < 0; i++)
       iter_call(m, &s, IT_NEXT, NULL, 0);
   } else { /* backward over [a, b): seek(b), then step back below it */
     if (whole) {
@@ -773,7 +788,7 @@ static void op_scan(model *m) {
       else
         iter_call(m, &s, IT_LAST, NULL, 0);
     }
-    for (long i = 0; i < limit && s.valid && key_cmp(s.ck, s.ckl, a, al) >= 0; i++)
+    for (long i = 0; i < limit && s.valid && m->o.cmp(s.ck, s.ckl, a, al) >= 0; i++)
       iter_call(m, &s, IT_PREV, NULL, 0);
   }
   iter_drop(m, &s);
@@ -834,7 +849,7 @@ static void op_compact(model *m, int all) {
     size_t al, bl;
     random_seek_target(m, a, &al);
     random_seek_target(m, b, &bl);
-    if (key_cmp(a, al, b, bl) > 0) {
+    if (m->o.cmp(a, al, b, bl) > 0) {
       check_rc(m, strata_compact_range(m->db, b, bl, a, al), "strata_compact_range", b, bl);
     } else {
       int open_lo = su_rng_below(&m->rng, 5) == 0, open_hi = su_rng_below(&m->rng, 5) == 0;
@@ -850,6 +865,33 @@ static void op_compact(model *m, int all) {
 /* ------------------------------------------------------------------------ */
 /* Option sets                                                              */
 /* ------------------------------------------------------------------------ */
+
+/* The reverse-cmp set's comparator, and its key shorteners. In reverse
+ * order "a <= k < b" means "b < k <= a" bytewise, so both shorteners may
+ * only cut a key to one of its own prefixes (a prefix is bytewise smaller,
+ * i.e. later in reverse order). */
+static int reverse_compare(void *state, const char *a, size_t al, const char *b, size_t bl) {
+  (void)state;
+  return reverse_cmp(a, al, b, bl);
+}
+
+/* start precedes limit in reverse order, so start is bytewise greater:
+ * its prefix one byte past the common prefix with limit is still bytewise
+ * greater than limit, and no greater than start. */
+static void reverse_separator(void *state, strata_buf *start, const char *limit, size_t llen) {
+  (void)state;
+  size_t n = start->size < llen ? start->size : llen, d = 0;
+  while (d < n && start->data[d] == limit[d])
+    d++;
+  if (d + 1 < start->size) start->size = d + 1;
+}
+
+/* Any prefix of key is bytewise no greater, so in reverse order no smaller:
+ * the one-byte prefix is a valid short successor. */
+static void reverse_successor(void *state, strata_buf *key) {
+  (void)state;
+  if (key->size > 1) key->size = 1;
+}
 
 static void set_defaults(strata_options *o) { (void)o; }
 static void set_small_buffer(strata_options *o) { o->write_buffer_size = 64 << 10; }
@@ -868,23 +910,57 @@ static void set_small_files(strata_options *o) {
 }
 
 /* Filters, a block cache small enough to evict constantly, log reuse at
- * open and paranoid checks: the objects are created by run_set. */
+ * open and paranoid checks; run_set creates the filter and the cache. */
 static void set_bloom_cache(strata_options *o) {
   o->write_buffer_size = 256 << 10;
   o->reuse_logs = 1;
   o->paranoid_checks = 1;
 }
 
+/* The bloom filter alone, with many tables: gets of absent and deleted keys
+ * are answered through the filters of tables at every level, and every get
+ * of a live key passes filters that must not say "no". */
+static void set_bloom(strata_options *o) { o->write_buffer_size = 128 << 10; }
+
+/* zstd (LevelDB's reserved type 2) at a level above the default, with
+ * enough flushes that most data is read back from compressed blocks. */
+static void set_zstd(strata_options *o) {
+  o->compression = STRATA_COMPRESSION_ZSTD;
+  o->zstd_level = 3;
+  o->write_buffer_size = 128 << 10;
+}
+
+/* A 4 KiB block cache: 16 shards of 256 bytes, each smaller than any
+ * block, so a block stays cached only while a reader holds it or until the
+ * next insert into its shard; lookups still hit blocks that long-lived
+ * iterators hold, and those must stay valid through every eviction. */
+static void set_tiny_cache(strata_options *o) { o->write_buffer_size = 256 << 10; }
+
+/* A user comparator: small blocks so that many index keys go through its
+ * separator and successor functions. */
+static void set_reverse_cmp(strata_options *o) {
+  o->write_buffer_size = 128 << 10;
+  o->block_size = 1024;
+}
+
+/* The appended sets keep the earlier ones at their index, so a seed
+ * reproduces the same op sequence for a set as before they were added. */
 static const optset sets[] = {
-    {"defaults", "LevelDB defaults (4 MiB write buffer)", set_defaults},
-    {"small-buffer", "64 KiB write buffer: many flushes and compactions", set_small_buffer},
-    {"tiny-blocks", "block_size 256, restart interval 2", set_tiny_blocks},
-    {"no-compression", "compression none", set_no_compression},
-    {"small-files", "max_file_size 64 KiB: many tables per level", set_small_files},
+    {"defaults", "LevelDB defaults (4 MiB write buffer)", set_defaults, 0, 0, 0, 0},
+    {"small-buffer", "64 KiB write buffer: many flushes and compactions", set_small_buffer, 0, 0, 0,
+     0},
+    {"tiny-blocks", "block_size 256, restart interval 2", set_tiny_blocks, 0, 0, 0, 0},
+    {"no-compression", "compression none", set_no_compression, 0, 0, 0, 0},
+    {"small-files", "max_file_size 64 KiB: many tables per level", set_small_files, 0, 0, 0, 0},
     {"bloom-cache",
      "bloom filter, 32 KiB block cache, reuse_logs, paranoid_checks, table options varied at "
      "each reopen",
-     set_bloom_cache},
+     set_bloom_cache, 10, 32 << 10, 0, 1},
+    {"bloom", "bloom filter (10 bits per key), 128 KiB write buffer", set_bloom, 10, 0, 0, 0},
+    {"zstd", "zstd compression at level 3, 128 KiB write buffer", set_zstd, 0, 0, 0, 0},
+    {"tiny-cache", "4 KiB block cache: constant eviction", set_tiny_cache, 0, 4 << 10, 0, 0},
+    {"reverse-cmp", "user comparator ordering keys in reverse bytewise order, block_size 1 KiB",
+     set_reverse_cmp, 0, 0, 1, 0},
 };
 #define NSETS ((int)(sizeof sets / sizeof sets[0]))
 
@@ -900,17 +976,23 @@ static int run_set(uint64_t seed, int set_index, long nops) {
   strata_options_init(&m->opt);
   m->opt.create_if_missing = 1;
   m->set->apply(&m->opt);
+  m->o.cmp = m->set->reverse ? reverse_cmp : bytewise_cmp;
   strata_filter_policy *bloom = NULL;
   strata_cache *cache = NULL;
-  if (m->set->apply == set_bloom_cache) {
-    if (strata_filter_policy_create_bloom(10, &bloom) != STRATA_OK ||
-        strata_cache_create_lru(32 << 10, &cache) != STRATA_OK) {
-      fprintf(stderr, "cannot create the bloom filter policy or the cache\n");
-      exit(2);
-    }
-    m->opt.filter_policy = bloom;
-    m->opt.block_cache = cache;
+  strata_comparator *cmp = NULL;
+  if ((m->set->bloom_bits > 0 &&
+       strata_filter_policy_create_bloom(m->set->bloom_bits, &bloom) != STRATA_OK) ||
+      (m->set->cache_bytes > 0 &&
+       strata_cache_create_lru(m->set->cache_bytes, &cache) != STRATA_OK) ||
+      (m->set->reverse && strata_comparator_create("strata.test.ReverseBytewise", NULL,
+                                                   reverse_compare, NULL, &cmp) != STRATA_OK)) {
+    fprintf(stderr, "cannot create the option set's objects: %s\n", strata_errmsg());
+    exit(2);
   }
+  if (cmp != NULL) strata_comparator_set_shorteners(cmp, reverse_separator, reverse_successor);
+  m->opt.filter_policy = bloom;
+  m->opt.block_cache = cache;
+  m->opt.comparator = cmp;
   strata_read_options_init(&m->ro);
   strata_write_options_init(&m->wo);
   strata_write_options_init(&m->wo_sync);
@@ -970,6 +1052,7 @@ static int run_set(uint64_t seed, int set_index, long nops) {
     /* Only after the database is closed: they must outlive it. */
     strata_filter_policy_destroy(bloom);
     strata_cache_destroy(cache);
+    strata_comparator_destroy(cmp);
   } else {
     /* The handle is left open on purpose: after a mismatch the engine state
      * is suspect, and the directory is kept for inspection. */
@@ -1006,12 +1089,14 @@ int main(int argc, char **argv) {
     }
   }
   uint64_t seed = su_pick_seed(seed_arg);
-  /* A normal build runs 200k operations per option set when scratch space
-   * is tmpfs, 60k on a disk (where the engine's table fsyncs dominate);
-   * sanitizer builds, several times slower, 40k per set. Every choice
-   * keeps a run above 200k operations. */
+  /* The minimum is 200k operations per run, all option sets counted
+   * together. With ten sets, a normal build runs 150k per set when scratch
+   * space is tmpfs (1.5M in all, about 60 s on an idle 2-core machine, up to
+   * twice that under load), 40k on a disk (where the engine's table fsyncs dominate);
+   * sanitizer builds, several times slower, a fifth of the tmpfs count:
+   * 30k per set, 300k in all. */
   if (nops <= 0)
-    nops = su_scale_is_asan() ? 40000 : strcmp(su_scratch_base(), "/dev/shm") == 0 ? 200000 : 60000;
+    nops = su_scale_is_asan() ? 30000 : strcmp(su_scratch_base(), "/dev/shm") == 0 ? 150000 : 40000;
   printf("model_test: seed=%llu ops/set=%ld (reproduce: model_test --seed %llu)\n",
          (unsigned long long)seed, nops, (unsigned long long)seed);
   fflush(stdout);

@@ -2,16 +2,21 @@
 #   suite.model     randomized model test against an in-memory oracle
 #   suite.crash     SIGKILL a writer, check durability and batch atomicity
 #   suite.badfiles  damaged log/table/MANIFEST/CURRENT: clean errors only
+#   suite.corrupt   one flipped byte per file: open, reads, check and repair outcomes
 #   suite.threads   one handle shared by writers, readers and a compactor
 #   suite.golden    Strata reads a database LevelDB wrote (committed data)
 #   compat.leveldb  LevelDB <-> Strata in both directions (needs libleveldb)
 # Op counts shrink under STRATA_TEST_SCALE=asan (set by `make test-asan`).
 set(SUITES_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-foreach(name model_test crash_test badfiles_test threads_test)
+foreach(name model_test crash_test badfiles_test threads_test corrupt_test)
   add_executable(${name} ${SUITES_DIR}/${name}.c)
   target_link_libraries(${name} PRIVATE strata_static)
 endforeach()
+# corrupt_test decodes table blocks itself, snappy included, to know which
+# keys a damaged block holds.
+target_include_directories(corrupt_test PRIVATE ${SNAPPY_INCLUDE})
+target_link_libraries(corrupt_test PRIVATE ${SNAPPY_LIB})
 
 add_executable(strata_tool ${SUITES_DIR}/compat/strata_tool.c)
 target_link_libraries(strata_tool PRIVATE strata_static)
@@ -20,12 +25,14 @@ add_test(NAME suite.model COMMAND model_test)
 add_test(NAME suite.crash COMMAND crash_test)
 add_test(NAME suite.badfiles COMMAND badfiles_test)
 add_test(NAME suite.threads COMMAND threads_test)
+add_test(NAME suite.corrupt COMMAND corrupt_test)
 add_test(NAME suite.golden
          COMMAND sh ${SUITES_DIR}/golden/golden_test.sh $<TARGET_FILE:strata_tool> ${SUITES_DIR}/golden)
 set_tests_properties(suite.model PROPERTIES TIMEOUT 900 LABELS suite)
 set_tests_properties(suite.crash PROPERTIES TIMEOUT 600 LABELS suite)
 set_tests_properties(suite.badfiles PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.threads PROPERTIES TIMEOUT 300 LABELS suite)
+set_tests_properties(suite.corrupt PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.golden PROPERTIES TIMEOUT 120 LABELS "suite;compat")
 
 # The LevelDB side lives in its own executable: the two libraries are never

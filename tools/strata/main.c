@@ -8,9 +8,12 @@
 
 #include "cli.h"
 
-static const cli_cmd *const commands[] = {&cli_cmd_get,  &cli_cmd_put,    &cli_cmd_delete,
-                                          &cli_cmd_scan, &cli_cmd_dump,   &cli_cmd_load,
-                                          &cli_cmd_stat, &cli_cmd_compact};
+/* Defined in cmd_repair.c and cmd_check.c. */
+extern const cli_cmd cli_cmd_repair, cli_cmd_check;
+
+static const cli_cmd *const commands[] = {
+    &cli_cmd_get,  &cli_cmd_put,  &cli_cmd_delete,  &cli_cmd_scan,  &cli_cmd_dump,
+    &cli_cmd_load, &cli_cmd_stat, &cli_cmd_compact, &cli_cmd_check, &cli_cmd_repair};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f) {
@@ -35,11 +38,16 @@ static void usage(FILE *f) {
         "Only put and load create a database. The other commands fail on a missing\n"
         "one, so a mistyped path never leaves an empty database behind.\n"
         "\n"
+        "check reads every file of a database and reports damage without changing\n"
+        "anything; repair then recovers what can be read (set-aside files go to\n"
+        "DBPATH/lost/).\n"
+        "\n"
         "A database is held open, and locked, only while a command runs; another\n"
         "process opening it meanwhile fails (\"lock ... already held\") rather than\n"
         "waiting.\n"
         "\n"
-        "Exit status: 0 success; 1 failure (including a key get did not find);\n"
+        "Exit status: 0 success; 1 failure (including a key get did not find, and\n"
+        "damage found by check);\n"
         "2 bad usage (unknown command or option, missing or extra operands).\n",
         f);
 }
