@@ -145,6 +145,23 @@ uint64_t st_db_smallest_snapshot(strata_db *db) {
   return db->vs.last_sequence;
 }
 
+uint64_t st_db_acquire(strata_db *db, const strata_read_options *ropt, st_memtable **mem,
+                       st_memtable **imm, st_version **v) {
+  pthread_rwlock_rdlock(&db->sv_lock);
+  *mem = db->mem;
+  *imm = db->imm;
+  *v = db->vs.current;
+  st_memtable_ref(*mem);
+  if (*imm) st_memtable_ref(*imm);
+  st_version_ref(*v);
+  /* Read under the lock: every write up to this sequence is in mem, in imm
+   * or in v, since neither can change while the read lock is held. */
+  uint64_t seq = atomic_load_explicit(&db->visible_sequence, memory_order_acquire);
+  pthread_rwlock_unlock(&db->sv_lock);
+  if (ropt && ropt->snapshot) seq = ropt->snapshot->sequence;
+  return seq;
+}
+
 /* Lookup key for a point read: user_key + tag(seq, TYPE_FOR_SEEK), in buf
  * (stack) when it fits, else in big. */
 static st_slice make_lookup(st_slice key, uint64_t seq, char *buf, size_t bufsz, st_buf *big) {
@@ -230,9 +247,11 @@ static int switch_memtable(strata_db *db) {
   db->dir_sync_pending = 1; /* the new log's directory entry */
   db->log = log;
   db->logfile_number = number;
+  pthread_rwlock_wrlock(&db->sv_lock);
   db->imm = db->mem;
-  atomic_store_explicit(&db->has_imm, 1, memory_order_release);
   db->mem = mem;
+  pthread_rwlock_unlock(&db->sv_lock);
+  atomic_store_explicit(&db->has_imm, 1, memory_order_release);
   st_db_maybe_schedule(db);
   return 0;
 }
@@ -364,6 +383,7 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
         st_db_record_bg_error(db, rc);
       } else if (rc == 0) {
         db->vs.last_sequence = seq + count - 1;
+        atomic_store_explicit(&db->visible_sequence, db->vs.last_sequence, memory_order_release);
         /* Each member's post-write snapshot ends at its own last record. */
         uint64_t end = seq - 1;
         for (st_writer *m = &w;; m = m->next) {
@@ -484,14 +504,9 @@ int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, 
                strata_buf *val) {
   if (!db || !val) return st_err(STRATA_EMISUSE, "strata_get: NULL %s", db ? "value buffer" : "db");
   st_read_opts ro = st_db_read_opts(db, ropt);
-  pthread_mutex_lock(&db->mu);
-  uint64_t seq = (ropt && ropt->snapshot) ? ropt->snapshot->sequence : db->vs.last_sequence;
-  st_memtable *mem = db->mem, *imm = db->imm;
-  st_version *v = db->vs.current;
-  st_memtable_ref(mem);
-  if (imm) st_memtable_ref(imm);
-  st_version_ref(v);
-  pthread_mutex_unlock(&db->mu);
+  st_memtable *mem, *imm;
+  st_version *v;
+  uint64_t seq = st_db_acquire(db, ropt, &mem, &imm, &v);
 
   st_slice k = st_slice_make(key, klen);
   st_get_stats stats = {NULL, -1};
@@ -847,6 +862,7 @@ static void db_free(strata_db *db) {
   if (db->lock) db->env->unlock_file(db->env, db->lock);
   if (db->info_log) db->info_log->close(db->info_log);
   pthread_mutex_destroy(&db->info_log_mu);
+  pthread_rwlock_destroy(&db->sv_lock);
   pthread_mutex_destroy(&db->mu);
   pthread_cond_destroy(&db->bg_cv);
   pthread_cond_destroy(&db->work_cv);
@@ -872,6 +888,7 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   sanitize(&db->opts);
   db->ucmp = st_comparator_of(opt->comparator);
   pthread_mutex_init(&db->mu, NULL);
+  pthread_rwlock_init(&db->sv_lock, NULL);
   pthread_mutex_init(&db->info_log_mu, NULL);
   pthread_cond_init(&db->bg_cv, NULL);
   pthread_cond_init(&db->work_cv, NULL);
@@ -965,7 +982,11 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
     db->mem = st_memtable_new(db->ucmp);
     if (!db->mem) rc = st_err(STRATA_ENOMEM, "memtable");
   }
-  if (!rc) st_db_delete_obsolete_files(db);
+  if (!rc) {
+    atomic_store(&db->visible_sequence, db->vs.last_sequence);
+    db->vs.current_lock = &db->sv_lock; /* readers may now run */
+    st_db_delete_obsolete_files(db);
+  }
   if (!rc) rc = env->thread_create(env, st_db_bg_thread, db, &db->bg_thread);
   if (!rc) st_db_maybe_schedule(db);
   pthread_mutex_unlock(&db->mu);

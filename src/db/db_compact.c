@@ -82,8 +82,11 @@ static int compact_memtable(strata_db *db) {
   }
   st_edit_clear(&edit);
   if (!rc) {
-    st_memtable_unref(db->imm);
+    st_memtable *imm = db->imm;
+    pthread_rwlock_wrlock(&db->sv_lock);
     db->imm = NULL;
+    pthread_rwlock_unlock(&db->sv_lock);
+    st_memtable_unref(imm);
     atomic_store_explicit(&db->has_imm, 0, memory_order_release);
     st_db_delete_obsolete_files(db);
   } else {

@@ -74,8 +74,16 @@ struct strata_db {
   int shutting_down;      /* [mu] */
   atomic_int has_imm;     /* imm != NULL, readable without mu */
 
-  st_memtable *mem;        /* [mu] to swap; see above */
-  st_memtable *imm;        /* [mu] memtable being flushed, or NULL */
+  /* Readers take only sv_lock's read lock to pick up mem, imm and the
+   * current version (and references on them) -- never mu -- so reads on
+   * many threads do not serialise. Whoever changes mem, imm or
+   * vs.current holds mu and sv_lock's write lock. */
+  pthread_rwlock_t sv_lock;
+  st_memtable *mem;        /* [mu + sv_lock] see above */
+  st_memtable *imm;        /* [mu + sv_lock] memtable being flushed, or NULL */
+  /* The last sequence number readers may see: vs.last_sequence as
+   * published by the write path (release store after the memtable insert). */
+  _Atomic uint64_t visible_sequence;
   st_log_writer *log;      /* [mu] to swap; written by the queue head */
   st_log_writer *old_log;  /* [mu] previous log, not yet synced and closed */
   int dir_sync_pending;    /* [mu] the new log's directory entry unsynced */
@@ -103,6 +111,12 @@ struct strata_db {
 void st_db_record_bg_error(strata_db *db, int rc);
 /* Writes a line to the info log (LOG). Thread-safe. */
 void st_db_log(strata_db *db, const char *fmt, ...) ST_PRINTF(2, 3);
+/* Takes references on mem, imm (may be NULL) and the current version --
+ * without mu -- and returns the sequence number to read at (ropt's
+ * snapshot's, or the latest visible). The caller drops the references
+ * (st_memtable_unref, st_version_unref_unlocked). */
+uint64_t st_db_acquire(strata_db *db, const strata_read_options *ropt, st_memtable **mem,
+                       st_memtable **imm, st_version **v);
 /* The table read options for a read with ropt (may be NULL). */
 st_read_opts st_db_read_opts(const strata_db *db, const strata_read_options *ropt);
 /* Applies batch (NULL: force the memtable to be flushed). */
@@ -131,9 +145,5 @@ void st_db_delete_obsolete_files(strata_db *db);
 /* An iterator over internal iterator `internal` (owned) showing the user
  * view at `sequence`. */
 strata_iter *st_db_iter_new(strata_db *db, st_iter *internal, uint64_t sequence);
-/* Builds the merged internal iterator over mem, imm and the current
- * version; *seq receives the read sequence. On success the iterator holds
- * references that its destroy releases. */
-int st_db_internal_iter(strata_db *db, const st_read_opts *ro, st_iter **out);
 
 #endif

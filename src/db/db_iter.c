@@ -253,44 +253,45 @@ static void release_refs(void *arg, void *unused) {
   free(r);
 }
 
-/* REQUIRE: mu held. */
-int st_db_internal_iter(strata_db *db, const st_read_opts *ro, st_iter **out) {
+/* Builds the merged internal iterator over mem, imm and v, taking over the
+ * caller's references on them (released when the iterator is destroyed,
+ * or here on failure). No lock needed. */
+static int internal_iter(strata_db *db, const st_read_opts *ro, st_memtable *mem,
+                         st_memtable *imm, st_version *v, st_iter **out) {
   iter_refs *refs = malloc(sizeof *refs);
-  if (!refs) return st_err(STRATA_ENOMEM, "iterator");
-  st_iter **iters = NULL;
-  int n = 0, cap = 4;
-  iters = malloc((size_t)cap * sizeof *iters);
-  st_iter *mi = st_memtable_iter(db->mem);
-  st_iter *ii = db->imm ? st_memtable_iter(db->imm) : NULL;
-  int rc = (!iters || !mi || (db->imm && !ii)) ? st_err(STRATA_ENOMEM, "iterator") : 0;
+  int cap = 4, n = 0;
+  st_iter **iters = malloc((size_t)cap * sizeof *iters);
+  st_iter *mi = st_memtable_iter(mem);
+  st_iter *ii = imm ? st_memtable_iter(imm) : NULL;
+  int rc = (!refs || !iters || !mi || (imm && !ii)) ? st_err(STRATA_ENOMEM, "iterator") : 0;
   if (!rc) {
     iters[n++] = mi;
     mi = NULL;
     if (ii) iters[n++] = ii;
     ii = NULL;
-    rc = st_version_add_iterators(db->vs.current, ro, &iters, &n, &cap);
+    rc = st_version_add_iterators(v, ro, &iters, &n, &cap);
   }
+  st_iter *merged = NULL;
+  if (!rc) {
+    merged = st_merging_iter_new(db->ucmp, iters, n);
+    n = 0; /* the merger owns (or, failing, destroyed) the children */
+    if (!merged) rc = st_err(STRATA_ENOMEM, "iterator");
+  }
+  st_iter_destroy(mi);
+  st_iter_destroy(ii);
+  for (int i = 0; i < n; i++) st_iter_destroy(iters[i]);
+  free(iters);
   if (rc) {
-    st_iter_destroy(mi);
-    st_iter_destroy(ii);
-    for (int i = 0; i < n; i++) st_iter_destroy(iters[i]);
-    free(iters);
     free(refs);
+    st_memtable_unref(mem);
+    st_memtable_unref(imm);
+    st_version_unref_unlocked(v, &db->mu);
     return rc;
   }
-  st_iter *merged = st_merging_iter_new(db->ucmp, iters, n);
-  free(iters);
-  if (!merged) {
-    free(refs);
-    return st_err(STRATA_ENOMEM, "iterator");
-  }
   refs->db = db;
-  refs->mem = db->mem;
-  refs->imm = db->imm;
-  refs->version = db->vs.current;
-  st_memtable_ref(refs->mem);
-  if (refs->imm) st_memtable_ref(refs->imm);
-  st_version_ref(refs->version);
+  refs->mem = mem;
+  refs->imm = imm;
+  refs->version = v;
   st_iter_on_destroy(merged, release_refs, refs, NULL);
   *out = merged;
   return 0;
@@ -300,10 +301,10 @@ int strata_iter_create(strata_db *db, const strata_read_options *ropt, strata_it
   if (!db || !itp) return st_err(STRATA_EMISUSE, "strata_iter_create: NULL argument");
   st_read_opts ro = st_db_read_opts(db, ropt);
   st_iter *internal = NULL;
-  pthread_mutex_lock(&db->mu);
-  uint64_t seq = (ropt && ropt->snapshot) ? ropt->snapshot->sequence : db->vs.last_sequence;
-  int rc = st_db_internal_iter(db, &ro, &internal);
-  pthread_mutex_unlock(&db->mu);
+  st_memtable *mem, *imm;
+  st_version *v;
+  uint64_t seq = st_db_acquire(db, ropt, &mem, &imm, &v);
+  int rc = internal_iter(db, &ro, mem, imm, v, &internal);
   if (rc) return rc;
   *itp = st_db_iter_new(db, internal, seq);
   return *itp ? 0 : st_err(STRATA_ENOMEM, "iterator");

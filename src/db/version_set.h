@@ -73,7 +73,10 @@ struct st_version_set {
 
   st_log_writer *manifest; /* NULL until the first log_and_apply */
   st_version dummy;        /* head of the circular list of versions */
-  st_version *current;
+  st_version *current;     /* changed under mu AND, if set, current_lock
+                              (write-locked), so readers holding only
+                              current_lock's read lock may read it */
+  pthread_rwlock_t *current_lock;
   st_buf compact_pointer[ST_NUM_LEVELS]; /* where the next compaction of
                                             each level starts */
 };
