@@ -178,12 +178,12 @@ static st_slice make_lookup(st_slice key, uint64_t seq, char *buf, size_t bufsz,
 /* Write path                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Makes the log switch durable: syncs and closes the previous log and syncs
- * the directory entry of the new one. Until this is done a machine crash
- * could lose acknowledged non-sync writes of the old log while keeping
- * later sync writes of the new one -- a hole in the history -- so a sync
- * write waits for it; otherwise the background thread does it, off the
- * writers' path. Whoever finds it pending does it; others wait.
+/* Finishes a log switch: syncs the directory entry of the new log (and
+ * syncs and closes a previous log if one is still pending). Losing the new
+ * log's entry in a machine crash loses only writes after every write of
+ * the old, already synced, log -- no hole in the history -- so only a sync
+ * write must wait for this; otherwise the background thread does it, off
+ * the writers' path. Whoever finds it pending does it; others wait.
  * REQUIRE: mu held (released inside). */
 int st_db_settle_logs(strata_db *db) {
   while (db->old_log || db->dir_sync_pending || db->settling) {
@@ -212,9 +212,13 @@ int st_db_settle_logs(strata_db *db) {
   return db->bg_error.code ? st_error_raise(&db->bg_error) : 0;
 }
 
-/* Opens a new log and turns the memtable into the immutable one for the
- * background thread to flush; the old log is settled (st_db_settle_logs)
- * later. REQUIRE: mu held, imm == NULL. */
+/* Syncs the current log, opens a new one, and turns the memtable into the
+ * immutable one for the background thread to flush. The old log is synced
+ * before the switch, so no record of the new log can reach the disk ahead
+ * of an older one; the POSIX file has been starting writeback every MiB,
+ * so this sync only waits for the last stretch. The new log's directory
+ * entry is synced later (st_db_settle_logs). REQUIRE: mu held, imm == NULL,
+ * caller is the queue head (so no one writes the log meanwhile). */
 static int switch_memtable(strata_db *db) {
   /* At most one unsettled old log at a time. */
   int rc = st_db_settle_logs(db);
@@ -243,7 +247,17 @@ static int switch_memtable(strata_db *db) {
     st_vset_reuse_file_number(&db->vs, number);
     return rc;
   }
-  db->old_log = db->log;
+  /* mu is held across this sync: only the queue head (us) writes the log,
+   * and the background thread does not need mu for long stretches. */
+  rc = st_log_sync(db->log);
+  if (rc) {
+    st_log_writer_close(log);
+    st_memtable_unref(mem);
+    st_vset_reuse_file_number(&db->vs, number);
+    st_db_record_bg_error(db, rc);
+    return rc;
+  }
+  db->old_log = db->log; /* closed by st_db_settle_logs */
   db->dir_sync_pending = 1; /* the new log's directory entry */
   db->log = log;
   db->logfile_number = number;
@@ -336,12 +350,19 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
   w.done = 0;
   w.rc = 0;
   w.next = NULL;
-  pthread_cond_init(&w.cv, NULL);
+  w.cv_ready = 0;
 
   pthread_mutex_lock(&db->mu);
   if (db->wq_tail) db->wq_tail->next = &w;
   else db->wq_head = &w;
   db->wq_tail = &w;
+  /* Signals to a writer are sent only under mu, after it queued; so a cv
+   * made here, still under mu, cannot miss one. An uncontended write never
+   * waits and never pays for a cv. */
+  if (!w.done && db->wq_head != &w) {
+    pthread_cond_init(&w.cv, NULL);
+    w.cv_ready = 1;
+  }
   while (!w.done && db->wq_head != &w) pthread_cond_wait(&w.cv, &db->mu);
   if (w.done) {
     pthread_mutex_unlock(&db->mu);
@@ -412,7 +433,7 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
   }
   if (db->wq_head) pthread_cond_signal(&db->wq_head->cv);
   pthread_mutex_unlock(&db->mu);
-  pthread_cond_destroy(&w.cv);
+  if (w.cv_ready) pthread_cond_destroy(&w.cv);
   if (rc) {
     free(w.snapshot);
     return st_error_raise(&err);

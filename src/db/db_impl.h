@@ -37,6 +37,7 @@ typedef struct st_writer {
   int done;
   int rc;
   st_error err; /* the leader's error message, for rc != 0 */
+  int cv_ready;  /* cv is initialised only by a writer that has to wait */
   pthread_cond_t cv;
   struct st_writer *next;
 } st_writer;
@@ -67,7 +68,9 @@ struct strata_db {
   st_wfile *info_log;            /* [const] LOG, may be NULL */
   pthread_mutex_t info_log_mu;
 
-  pthread_mutex_t mu;
+  /* On a cache line of its own: every write takes it, and fields the
+   * background thread writes must not share its line. */
+  _Alignas(64) pthread_mutex_t mu;
   pthread_cond_t bg_cv;   /* broadcast when background work finishes */
   pthread_cond_t work_cv; /* wakes the background thread */
   st_thread *bg_thread;
@@ -90,7 +93,7 @@ struct strata_db {
   int settling;            /* [mu] a thread is in st_db_settle_logs */
   uint64_t logfile_number; /* [mu] */
 
-  st_writer *wq_head, *wq_tail; /* [mu] write queue */
+  _Alignas(64) st_writer *wq_head, *wq_tail; /* [mu] write queue */
   strata_batch group;           /* used by the queue head only */
 
   strata_snapshot snapshots;    /* [mu] list head (oldest first) */

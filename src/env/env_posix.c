@@ -288,8 +288,29 @@ typedef struct posix_wfile {
   int failed;   /* a write or sync failed: every later call fails */
   st_error err; /* that failure, re-raised by every later call */
   char *path;   /* for error messages */
+  uint64_t written;  /* bytes handed to the kernel (the file's length) */
+  uint64_t wb_start; /* start of what is not yet submitted for writeback */
   char buf[WFILE_BUF];
 } posix_wfile;
+
+/* Every WRITEBACK_CHUNK bytes written, the kernel is asked to start writing
+ * them to disk (sync_file_range WRITE: it returns at once). A later
+ * fdatasync then waits only for the last stretch instead of the whole file,
+ * so syncing a 4 MiB log at a memtable switch costs milliseconds, and disk
+ * writes are spread out instead of bursting. */
+#define WRITEBACK_CHUNK (1u << 20)
+
+static void start_writeback(posix_wfile *w) {
+#ifdef SYNC_FILE_RANGE_WRITE
+  if (w->written - w->wb_start < WRITEBACK_CHUNK) return;
+  /* Only a hint: an error here shows up again at fdatasync. */
+  (void)sync_file_range(w->fd, (off64_t)w->wb_start, (off64_t)(w->written - w->wb_start),
+                        SYNC_FILE_RANGE_WRITE);
+  w->wb_start = w->written;
+#else
+  (void)w;
+#endif
+}
 
 /* Records the thread's current error as the file's permanent state: after a
  * failed write the file's contents are unknown, and after a failed
@@ -314,6 +335,7 @@ static int write_all(posix_wfile *w, struct iovec *iov, int cnt) {
     /* No progress and no error would otherwise spin forever. */
     if (r == 0) return wfile_fail(w, st_err_io("write", w->path, EIO));
     size_t done = (size_t)r;
+    w->written += done;
     while (cnt > 0 && done >= iov->iov_len) {
       done -= iov->iov_len;
       iov++;
@@ -324,6 +346,7 @@ static int write_all(posix_wfile *w, struct iovec *iov, int cnt) {
       iov->iov_len -= done;
     }
   }
+  start_writeback(w);
   return 0;
 }
 
@@ -406,6 +429,8 @@ static int new_wfile_flags(const char *path, int flags, st_wfile **out) {
   w->base.close = wfile_close;
   w->fd = fd;
   w->pos = 0;
+  struct stat st;
+  w->written = w->wb_start = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
   w->failed = 0;
   w->err.code = 0;
   w->err.msg[0] = '\0';
