@@ -113,6 +113,8 @@ typedef struct compaction_state {
   st_wfile *file;
   st_table_builder *builder;
   int64_t total_bytes;
+  int manifest_tried; /* the MANIFEST write was attempted: it may name the
+                         outputs even if it failed */
 } compaction_state;
 
 static int open_output(strata_db *db, compaction_state *cs) {
@@ -179,7 +181,10 @@ static int install_results(strata_db *db, compaction_state *cs) {
     rc = st_edit_add_file(&c->edit, c->level + 1, o->number, o->file_size,
                           st_buf_slice(&o->smallest), st_buf_slice(&o->largest));
   }
-  if (!rc) rc = st_vset_log_and_apply(&db->vs, &c->edit, &db->mu);
+  if (!rc) {
+    cs->manifest_tried = 1;
+    rc = st_vset_log_and_apply(&db->vs, &c->edit, &db->mu);
+  }
   return rc;
 }
 
@@ -284,10 +289,28 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
   return rc;
 }
 
-static void cleanup_compaction(strata_db *db, compaction_state *cs) {
+/* Frees the compaction state. When the compaction failed or was cut short
+ * (installed == 0) before its MANIFEST record was attempted, its output
+ * tables are named by no MANIFEST: they are deleted here, so a close during a compaction leaves no half-written
+ * table behind (the next open, a check or a repair would trip on it).
+ * REQUIRE: mu held (released while deleting). */
+static void cleanup_compaction(strata_db *db, compaction_state *cs, int installed) {
   if (cs->builder) st_table_builder_abandon(cs->builder);
   st_table_builder_free(cs->builder);
   if (cs->file) cs->file->close(cs->file);
+  if (!installed && !cs->manifest_tried && cs->noutputs > 0) {
+    st_error saved;
+    st_error_capture(&saved, STRATA_EIO);
+    pthread_mutex_unlock(&db->mu);
+    for (int i = 0; i < cs->noutputs; i++) {
+      st_table_cache_evict(db->table_cache, cs->outputs[i].number);
+      char *path = st_table_file_name(db->dbname, cs->outputs[i].number);
+      if (path) db->env->remove_file(db->env, path);
+      free(path);
+    }
+    pthread_mutex_lock(&db->mu);
+    st_error_raise(&saved); /* keep the compaction's own message */
+  }
   for (int i = 0; i < cs->noutputs; i++) {
     st_db_pending_remove(db, cs->outputs[i].number);
     st_buf_free(&cs->outputs[i].smallest);
@@ -342,7 +365,7 @@ static void background_work(strata_db *db) {
     memset(&cs, 0, sizeof cs);
     cs.c = c;
     rc = do_compaction_work(db, &cs);
-    cleanup_compaction(db, &cs);
+    cleanup_compaction(db, &cs, rc == 0);
     if (!db->shutting_down) st_db_delete_obsolete_files(db);
   } else {
     st_compaction_free(c);

@@ -5,9 +5,10 @@
  * among the valid children; ties go to the lowest-numbered child going
  * forward and the highest going backward, so the reverse order is exactly
  * the forward order reversed. Every child's validity and key are cached
- * after each move of that child, so choosing the next entry is a linear
- * scan of inline comparisons without indirect calls (n is small: memtables,
- * level-0 files and one iterator per deeper level).
+ * after each move of that child, so comparisons are inline, without
+ * indirect calls. Going forward -- scans, compactions -- the live children
+ * are kept in a binary min-heap, so each step costs O(log n) comparisons
+ * rather than n; going backward (rarer) a linear scan picks the largest.
  *
  * Changing direction: going forward, every non-current child is positioned
  * past the current entry; going backward, before it. So on a switch each
@@ -29,6 +30,8 @@ typedef struct merging_iter {
   st_iter **child;
   st_slice *key; /* key[i] is child i's key when live[i] */
   char *live;    /* live[i]: child i is valid */
+  int *heap;     /* forward: live children, heap-ordered by (key, index) */
+  int hn;        /* entries in heap */
   int current;   /* index of the current child, -1 when invalid */
   int forward;   /* direction of the last move */
 } merging_iter;
@@ -38,12 +41,39 @@ static inline void refresh(merging_iter *m, int i) {
   if (m->live[i]) m->key[i] = st_iter_key(m->child[i]);
 }
 
-static void find_smallest(merging_iter *m) {
-  int best = -1;
-  for (int i = 0; i < m->n; i++) {
-    if (m->live[i] && (best < 0 || st_icmp(m->ucmp, m->key[i], m->key[best]) < 0)) best = i;
+/* Forward order of children a and b: by key, ties to the lower index. */
+static inline int before(const merging_iter *m, int a, int b) {
+  int r = st_icmp(m->ucmp, m->key[a], m->key[b]);
+  return r < 0 || (r == 0 && a < b);
+}
+
+static void sift_down(merging_iter *m, int pos) {
+  int *h = m->heap, n = m->hn, x = h[pos];
+  for (;;) {
+    int c = 2 * pos + 1;
+    if (c >= n) break;
+    if (c + 1 < n && before(m, h[c + 1], h[c])) c++;
+    if (!before(m, h[c], x)) break;
+    h[pos] = h[c];
+    pos = c;
   }
-  m->current = best;
+  h[pos] = x;
+}
+
+/* Rebuilds the heap from every live child; the smallest becomes current. */
+static void find_smallest(merging_iter *m) {
+  m->hn = 0;
+  for (int i = 0; i < m->n; i++)
+    if (m->live[i]) m->heap[m->hn++] = i;
+  for (int pos = m->hn / 2 - 1; pos >= 0; pos--) sift_down(m, pos);
+  m->current = m->hn ? m->heap[0] : -1;
+}
+
+/* After the current child (the heap's root) moved forward. */
+static void advance_smallest(merging_iter *m) {
+  if (!m->live[m->heap[0]]) m->heap[0] = m->heap[--m->hn];
+  if (m->hn) sift_down(m, 0);
+  m->current = m->hn ? m->heap[0] : -1;
 }
 
 static void find_largest(merging_iter *m) {
@@ -107,10 +137,12 @@ static void mi_next(st_iter *base) {
       }
     }
     m->forward = 1;
+    /* Every other child is now after cur's entry, so cur is the root. */
+    find_smallest(m);
   }
   st_iter_next(m->child[cur]);
   refresh(m, cur);
-  find_smallest(m);
+  advance_smallest(m);
 }
 
 static void mi_prev(st_iter *base) {
@@ -175,8 +207,9 @@ static const st_iter_ops merging_ops = {mi_valid,  mi_seek_to_first, mi_seek_to_
 st_iter *st_merging_iter_new(const st_comparator *ucmp, st_iter **children, int n) {
   if (n == 1) return children[0];
   if (n <= 0) return st_iter_empty(0);
-  /* One allocation: the struct, then the child, key and live arrays. */
-  size_t size = sizeof(merging_iter) + (size_t)n * (sizeof(st_iter *) + sizeof(st_slice) + 1);
+  /* One allocation: the struct, then the child, key, heap and live arrays. */
+  size_t size =
+      sizeof(merging_iter) + (size_t)n * (sizeof(st_iter *) + sizeof(st_slice) + sizeof(int) + 1);
   merging_iter *m = malloc(size);
   if (!m) {
     for (int i = 0; i < n; i++)
@@ -188,7 +221,9 @@ st_iter *st_merging_iter_new(const st_comparator *ucmp, st_iter **children, int 
   m->n = n;
   m->child = (st_iter **)(m + 1);
   m->key = (st_slice *)(m->child + n);
-  m->live = (char *)(m->key + n);
+  m->heap = (int *)(m->key + n);
+  m->live = (char *)(m->heap + n);
+  m->hn = 0;
   for (int i = 0; i < n; i++) {
     m->child[i] = children[i];
     m->live[i] = 0;

@@ -8,7 +8,7 @@
 #                     in directly instead of linking the tool.
 
 add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli>
-                          kv scan dump jsonl load errors)
+                          kv scan dump jsonl load errors repair)
 
 find_program(MDB_DUMP_EXE mdb_dump)
 find_program(MDB_LOAD_EXE mdb_load)

@@ -23,7 +23,7 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 extern const cli_cmd cli_cmd_get, cli_cmd_put, cli_cmd_delete, cli_cmd_scan, cli_cmd_dump,
-    cli_cmd_load, cli_cmd_stat, cli_cmd_compact;
+    cli_cmd_load, cli_cmd_stat, cli_cmd_compact, cli_cmd_check, cli_cmd_repair;
 
 /* "strata <cmd>: <message>\n" on stderr. */
 void cli_err(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

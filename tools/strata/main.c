@@ -9,7 +9,6 @@
 #include "cli.h"
 
 /* Defined in cmd_repair.c and cmd_check.c. */
-extern const cli_cmd cli_cmd_repair, cli_cmd_check;
 
 static const cli_cmd *const commands[] = {
     &cli_cmd_get,  &cli_cmd_put,  &cli_cmd_delete,  &cli_cmd_scan,  &cli_cmd_dump,
