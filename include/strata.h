@@ -110,7 +110,8 @@ typedef struct strata_buf {
   size_t cap;  /* bytes allocated */
 } strata_buf;
 
-#define STRATA_BUF_INIT {NULL, 0, 0}
+#define STRATA_BUF_INIT                                                                            \
+  { NULL, 0, 0 }
 
 /* Frees buf->data and resets the buffer to empty. NULL is a no-op. */
 STRATA_API void strata_buf_free(strata_buf *buf);
@@ -130,11 +131,10 @@ typedef struct strata_comparator strata_comparator;
 /* Creates a comparator. name is copied. compare returns <0, 0, >0.
  * destructor(state) runs at strata_comparator_destroy (may be NULL).
  * Errors: STRATA_EINVAL (NULL name or compare), STRATA_ENOMEM. */
-STRATA_API int strata_comparator_create(
-    const char *name, void *state,
-    int (*compare)(void *state, const char *a, size_t alen, const char *b,
-                   size_t blen),
-    void (*destructor)(void *state), strata_comparator **out);
+STRATA_API int strata_comparator_create(const char *name, void *state,
+                                        int (*compare)(void *state, const char *a, size_t alen,
+                                                       const char *b, size_t blen),
+                                        void (*destructor)(void *state), strata_comparator **out);
 
 /* Optional key shorteners used to make index entries short (LevelDB's
  * FindShortestSeparator / FindShortSuccessor): shortest_separator may
@@ -143,8 +143,7 @@ STRATA_API int strata_comparator_create(
  * NULL (keys are then kept whole). */
 STRATA_API void strata_comparator_set_shorteners(
     strata_comparator *c,
-    void (*shortest_separator)(void *state, strata_buf *start,
-                               const char *limit, size_t limit_len),
+    void (*shortest_separator)(void *state, strata_buf *start, const char *limit, size_t limit_len),
     void (*short_successor)(void *state, strata_buf *key));
 
 /* Runs the destructor and frees c. NULL is a no-op. */
@@ -163,8 +162,7 @@ typedef struct strata_filter_policy strata_filter_policy;
 /* LevelDB's bloom filter ("leveldb.BuiltinBloomFilter2", same hashing and
  * bit layout): bits_per_key bits of filter per key (10 gives about 1%
  * false positives). Errors: STRATA_ENOMEM. */
-STRATA_API int strata_filter_policy_create_bloom(int bits_per_key,
-                                                 strata_filter_policy **out);
+STRATA_API int strata_filter_policy_create_bloom(int bits_per_key, strata_filter_policy **out);
 
 /* A user-supplied policy. create_filter returns a filter for the n keys
  * (malloc'd; Strata frees it with free()) and its length in *filter_len;
@@ -173,10 +171,10 @@ STRATA_API int strata_filter_policy_create_bloom(int bits_per_key,
  * name is copied. Errors: STRATA_EINVAL, STRATA_ENOMEM. */
 STRATA_API int strata_filter_policy_create(
     const char *name, void *state,
-    char *(*create_filter)(void *state, const char *const *keys,
-                           const size_t *key_lens, int n, size_t *filter_len),
-    int (*key_may_match)(void *state, const char *key, size_t klen,
-                         const char *filter, size_t filter_len),
+    char *(*create_filter)(void *state, const char *const *keys, const size_t *key_lens, int n,
+                           size_t *filter_len),
+    int (*key_may_match)(void *state, const char *key, size_t klen, const char *filter,
+                         size_t filter_len),
     void (*destructor)(void *state), strata_filter_policy **out);
 
 STRATA_API void strata_filter_policy_destroy(strata_filter_policy *p);
@@ -205,10 +203,8 @@ STRATA_API size_t strata_cache_usage(const strata_cache *c);
  * valid only during the call. Must outlive every database using it. */
 typedef struct strata_logger strata_logger;
 
-STRATA_API int strata_logger_create(void *state,
-                                    void (*log)(void *state, const char *line),
-                                    void (*destructor)(void *state),
-                                    strata_logger **out);
+STRATA_API int strata_logger_create(void *state, void (*log)(void *state, const char *line),
+                                    void (*destructor)(void *state), strata_logger **out);
 STRATA_API void strata_logger_destroy(strata_logger *l);
 
 /* ------------------------------------------------------------------------ */
@@ -249,8 +245,7 @@ struct strata_seqfile {
 struct strata_rafile {
   /* Reads n bytes at offset; *out points into scratch or into memory owned
    * by the file until close (e.g. a mapping). Fewer bytes past the end. */
-  int (*read)(const strata_rafile *f, uint64_t offset, size_t n,
-              char *scratch, strata_slice *out);
+  int (*read)(const strata_rafile *f, uint64_t offset, size_t n, char *scratch, strata_slice *out);
   void (*close)(strata_rafile *f);
 };
 
@@ -268,8 +263,7 @@ struct strata_env {
   int (*new_seqfile)(strata_env *env, const char *path, strata_seqfile **out);
   int (*new_rafile)(strata_env *env, const char *path, strata_rafile **out);
   int (*new_wfile)(strata_env *env, const char *path, strata_wfile **out);
-  int (*new_appendable)(strata_env *env, const char *path,
-                        strata_wfile **out);
+  int (*new_appendable)(strata_env *env, const char *path, strata_wfile **out);
   int (*exists)(strata_env *env, const char *path); /* 1 or 0 */
   int (*is_dir)(strata_env *env, const char *path); /* 1 or 0 */
   /* Entry names of dir (no "." ".."): malloc'd array of malloc'd strings. */
@@ -283,8 +277,7 @@ struct strata_env {
   /* Exclusive lock; STRATA_EBUSY if held by anyone (this process or not). */
   int (*lock_file)(strata_env *env, const char *path, strata_filelock **out);
   int (*unlock_file)(strata_env *env, strata_filelock *lock);
-  int (*thread_create)(strata_env *env, void (*fn)(void *arg), void *arg,
-                       strata_thread **out);
+  int (*thread_create)(strata_env *env, void (*fn)(void *arg), void *arg, strata_thread **out);
   void (*thread_join)(strata_env *env, strata_thread *t);
   uint64_t (*now_micros)(strata_env *env); /* monotonic */
   void (*sleep_micros)(strata_env *env, uint64_t micros);
@@ -314,28 +307,28 @@ typedef enum strata_compression {
 /* Options for strata_open(). Defaults (set by strata_options_init) equal
  * LevelDB 1.23's. */
 typedef struct strata_options {
-  unsigned version;           /* STRATA_OPTIONS_VERSION */
-  int create_if_missing;      /* create the database if absent (default 0) */
-  int error_if_exists;        /* fail with STRATA_EINVAL if it exists (0) */
-  int paranoid_checks;        /* treat any corruption seen as fatal (0) */
-  size_t write_buffer_size;   /* bytes of memtable before it is flushed to a
-                                 level-0 table (4 MiB) */
-  int max_open_files;         /* bound of open table files kept in the table
-                                 cache is this minus 10 (1000) */
-  size_t block_size;          /* approximate uncompressed bytes of user data
-                                 per table data block (4 KiB) */
-  int block_restart_interval; /* keys between restart points (16) */
-  size_t max_file_size;       /* bytes a table may grow to before compaction
-                                 starts a new one (2 MiB) */
-  int compression;            /* a strata_compression (SNAPPY) */
-  int zstd_level;             /* zstd compression level (1) */
-  const strata_comparator *comparator; /* NULL: bytewise */
+  unsigned version;                          /* STRATA_OPTIONS_VERSION */
+  int create_if_missing;                     /* create the database if absent (default 0) */
+  int error_if_exists;                       /* fail with STRATA_EINVAL if it exists (0) */
+  int paranoid_checks;                       /* treat any corruption seen as fatal (0) */
+  size_t write_buffer_size;                  /* bytes of memtable before it is flushed to a
+                                                level-0 table (4 MiB) */
+  int max_open_files;                        /* bound of open table files kept in the table
+                                                cache is this minus 10 (1000) */
+  size_t block_size;                         /* approximate uncompressed bytes of user data
+                                                per table data block (4 KiB) */
+  int block_restart_interval;                /* keys between restart points (16) */
+  size_t max_file_size;                      /* bytes a table may grow to before compaction
+                                                starts a new one (2 MiB) */
+  int compression;                           /* a strata_compression (SNAPPY) */
+  int zstd_level;                            /* zstd compression level (1) */
+  const strata_comparator *comparator;       /* NULL: bytewise */
   const strata_filter_policy *filter_policy; /* NULL: no filters */
-  strata_cache *block_cache;  /* NULL: a private 8 MiB cache */
-  strata_env *env;            /* NULL: strata_env_default() */
-  strata_logger *info_log;    /* NULL: write <db>/LOG (old one: LOG.old) */
-  int reuse_logs;             /* append to the last log at open instead of
-                                 flushing it to a table (0) */
+  strata_cache *block_cache;                 /* NULL: a private 8 MiB cache */
+  strata_env *env;                           /* NULL: strata_env_default() */
+  strata_logger *info_log;                   /* NULL: write <db>/LOG (old one: LOG.old) */
+  int reuse_logs;                            /* append to the last log at open instead of
+                                                flushing it to a table (0) */
 } strata_options;
 
 /* Fills *opt with the defaults above. */
@@ -386,8 +379,7 @@ typedef struct strata_db strata_db;
  * error_if_exists, path is not a directory), STRATA_EBUSY (locked by another
  * handle in this or another process), STRATA_ECORRUPTION (CURRENT, MANIFEST
  * or a log damaged), STRATA_EIO, STRATA_ENOMEM. */
-STRATA_API int strata_open(const char *path, const strata_options *opt,
-                           strata_db **dbp);
+STRATA_API int strata_open(const char *path, const strata_options *opt, strata_db **dbp);
 
 /* Waits for background work to stop, releases the lock and frees the
  * handle. Iterators and snapshots must have been released first (leftover
@@ -400,21 +392,20 @@ STRATA_API void strata_close(strata_db *db);
  * Errors: STRATA_EIO (log write or sync failed; after a failed log write or
  * sync every later write fails too), STRATA_ENOMEM, STRATA_EINVAL (key
  * larger than 4 GiB - 9 bytes or value larger than 4 GiB - 1). */
-STRATA_API int strata_put(strata_db *db, const strata_write_options *wopt,
-                          const void *key, size_t klen, const void *val,
-                          size_t vlen);
+STRATA_API int strata_put(strata_db *db, const strata_write_options *wopt, const void *key,
+                          size_t klen, const void *val, size_t vlen);
 
 /* Removes key if present. Deleting a missing key is not an error. */
-STRATA_API int strata_delete(strata_db *db, const strata_write_options *wopt,
-                             const void *key, size_t klen);
+STRATA_API int strata_delete(strata_db *db, const strata_write_options *wopt, const void *key,
+                             size_t klen);
 
 /* Looks key up and copies its value into *val (val->size set; buffer grown
  * as needed). ropt may be NULL. Returns STRATA_ENOTFOUND when the key is
  * absent (val untouched). On success val->data is never NULL, even for an
  * empty value. Errors: STRATA_ECORRUPTION, STRATA_EIO,
  * STRATA_ENOMEM. Thread-safe; val must not be shared between threads. */
-STRATA_API int strata_get(strata_db *db, const strata_read_options *ropt,
-                          const void *key, size_t klen, strata_buf *val);
+STRATA_API int strata_get(strata_db *db, const strata_read_options *ropt, const void *key,
+                          size_t klen, strata_buf *val);
 
 /* ------------------------------------------------------------------------ */
 /* Write batches                                                            */
@@ -431,10 +422,9 @@ STRATA_API int strata_batch_create(strata_batch **bp);
 STRATA_API void strata_batch_destroy(strata_batch *b);
 /* Queue a put/delete. Errors: STRATA_ENOMEM, STRATA_EINVAL (size > 4 GiB-1)
  * -- on error the batch is unchanged. */
-STRATA_API int strata_batch_put(strata_batch *b, const void *key, size_t klen,
-                                const void *val, size_t vlen);
-STRATA_API int strata_batch_delete(strata_batch *b, const void *key,
-                                   size_t klen);
+STRATA_API int strata_batch_put(strata_batch *b, const void *key, size_t klen, const void *val,
+                                size_t vlen);
+STRATA_API int strata_batch_delete(strata_batch *b, const void *key, size_t klen);
 /* Empties the batch, keeping its memory for reuse. */
 STRATA_API void strata_batch_clear(strata_batch *b);
 /* Number of operations queued. */
@@ -444,11 +434,10 @@ STRATA_API size_t strata_batch_size(const strata_batch *b);
 /* Calls put (for a put) or del (for a delete) for each queued operation in
  * order. Key and value pointers are valid only during the callback.
  * Returns STRATA_ECORRUPTION if the encoding is damaged. */
-STRATA_API int strata_batch_iterate(
-    const strata_batch *b, void *state,
-    void (*put)(void *state, const char *k, size_t klen, const char *v,
-                size_t vlen),
-    void (*del)(void *state, const char *k, size_t klen));
+STRATA_API int strata_batch_iterate(const strata_batch *b, void *state,
+                                    void (*put)(void *state, const char *k, size_t klen,
+                                                const char *v, size_t vlen),
+                                    void (*del)(void *state, const char *k, size_t klen));
 /* Appends all operations of src to dst (src may be dst). Errors:
  * STRATA_ENOMEM, STRATA_EINVAL (the count would pass 2^32 - 1). */
 STRATA_API int strata_batch_append(strata_batch *dst, const strata_batch *src);
@@ -456,8 +445,7 @@ STRATA_API int strata_batch_append(strata_batch *dst, const strata_batch *src);
 /* Applies every operation of b atomically: after a crash either all of them
  * or none are present. b is not modified and may be reused. wopt may be
  * NULL. Errors as strata_put(). */
-STRATA_API int strata_write(strata_db *db, const strata_write_options *wopt,
-                            const strata_batch *b);
+STRATA_API int strata_write(strata_db *db, const strata_write_options *wopt, const strata_batch *b);
 
 /* ------------------------------------------------------------------------ */
 /* Snapshots                                                                */
@@ -467,8 +455,7 @@ STRATA_API int strata_write(strata_db *db, const strata_write_options *wopt,
  * writes nor later deletes. Release with strata_snapshot_release() on the
  * same db. Returns NULL only when out of memory. Thread-safe. */
 STRATA_API const strata_snapshot *strata_snapshot_get(strata_db *db);
-STRATA_API void strata_snapshot_release(strata_db *db,
-                                        const strata_snapshot *snap);
+STRATA_API void strata_snapshot_release(strata_db *db, const strata_snapshot *snap);
 
 /* ------------------------------------------------------------------------ */
 /* Iterators                                                                */
@@ -481,8 +468,7 @@ typedef struct strata_iter strata_iter;
 
 /* Creates an iterator, initially not valid. ropt may be NULL.
  * Errors: STRATA_ENOMEM, STRATA_EIO, STRATA_ECORRUPTION. */
-STRATA_API int strata_iter_create(strata_db *db,
-                                  const strata_read_options *ropt,
+STRATA_API int strata_iter_create(strata_db *db, const strata_read_options *ropt,
                                   strata_iter **itp);
 STRATA_API void strata_iter_destroy(strata_iter *it);
 
@@ -492,8 +478,7 @@ STRATA_API void strata_iter_destroy(strata_iter *it);
 STRATA_API void strata_iter_seek_to_first(strata_iter *it);
 STRATA_API void strata_iter_seek_to_last(strata_iter *it);
 /* Positions at the first key >= key. */
-STRATA_API void strata_iter_seek(strata_iter *it, const void *key,
-                                 size_t klen);
+STRATA_API void strata_iter_seek(strata_iter *it, const void *key, size_t klen);
 /* REQUIRE: strata_iter_valid(it). */
 STRATA_API void strata_iter_next(strata_iter *it);
 STRATA_API void strata_iter_prev(strata_iter *it);
@@ -516,8 +501,8 @@ STRATA_API int strata_iter_status(const strata_iter *it);
  * end = to the last key): flushes the memtable, then pushes overlapping
  * tables down the levels, dropping deleted and overwritten entries.
  * Blocks until done. Errors: STRATA_EIO, STRATA_ECORRUPTION. */
-STRATA_API int strata_compact_range(strata_db *db, const void *begin,
-                                    size_t blen, const void *end, size_t elen);
+STRATA_API int strata_compact_range(strata_db *db, const void *begin, size_t blen, const void *end,
+                                    size_t elen);
 
 /* Copies a property's value, NUL-terminated (size excludes the NUL), into
  * *out. Known properties (LevelDB's names):
@@ -528,18 +513,14 @@ STRATA_API int strata_compact_range(strata_db *db, const void *begin,
  *   "leveldb.approximate-memory-usage" bytes held by memtables
  *   "strata.level-bytes<N>"           total bytes of tables at level N
  * Errors: STRATA_ENOTFOUND for an unknown name, STRATA_ENOMEM. */
-STRATA_API int strata_property(strata_db *db, const char *name,
-                               strata_buf *out);
+STRATA_API int strata_property(strata_db *db, const char *name, strata_buf *out);
 
 /* Approximate file-system bytes used by the keys in [start, limit) for each
  * of n ranges: sizes[i] for range i. Memtable contents are not counted.
  * Errors: STRATA_EIO. */
-STRATA_API int strata_approximate_sizes(strata_db *db, int n,
-                                        const void *const *start,
-                                        const size_t *start_len,
-                                        const void *const *limit,
-                                        const size_t *limit_len,
-                                        uint64_t *sizes);
+STRATA_API int strata_approximate_sizes(strata_db *db, int n, const void *const *start,
+                                        const size_t *start_len, const void *const *limit,
+                                        const size_t *limit_len, uint64_t *sizes);
 
 /* Deletes every file of the database at path, then the directory if it is
  * empty. The database must not be open. A missing directory is not an
@@ -574,8 +555,8 @@ STRATA_API int strata_repair(const char *path, const strata_options *opt,
 
 /* Called by strata_check() for each problem found: the file (full path),
  * the byte offset in it, the error code and a description. */
-typedef void (*strata_check_fn)(void *arg, const char *file, uint64_t offset,
-                                int code, const char *what);
+typedef void (*strata_check_fn)(void *arg, const char *file, uint64_t offset, int code,
+                                const char *what);
 
 /* Reads every block of every table, every log and the MANIFEST, verifying
  * checksums and formats, and reports each damaged file and block through
@@ -583,9 +564,8 @@ typedef void (*strata_check_fn)(void *arg, const char *file, uint64_t offset,
  * The database must not be open (the lock is taken). Returns STRATA_OK
  * when nothing is wrong, STRATA_ECORRUPTION when something is, or an error
  * that stopped the check (STRATA_EBUSY, STRATA_EIO, STRATA_EINVAL). */
-STRATA_API int strata_check(const char *path, const strata_options *opt,
-                            strata_check_fn report, void *arg,
-                            uint64_t *problems);
+STRATA_API int strata_check(const char *path, const strata_options *opt, strata_check_fn report,
+                            void *arg, uint64_t *problems);
 
 #ifdef __cplusplus
 }

@@ -34,8 +34,10 @@ int st_build_table(st_env *env, const char *dbname, const st_table_options *topt
   }
   if (!rc) rc = st_buf_set(&out->largest, last.data, last.size);
   if (!rc) rc = st_iter_status(it);
-  if (!rc) rc = st_table_builder_finish(b);
-  else if (b) st_table_builder_abandon(b);
+  if (!rc)
+    rc = st_table_builder_finish(b);
+  else if (b)
+    st_table_builder_abandon(b);
   if (!rc) out->file_size = st_table_builder_file_size(b);
   st_table_builder_free(b);
   /* The table must be on disk before the MANIFEST names it. */
@@ -46,7 +48,8 @@ int st_build_table(st_env *env, const char *dbname, const st_table_options *topt
     /* Check the new table reads back before the MANIFEST points at it. */
     st_read_opts ro = {0, 0};
     st_iter *check = st_table_cache_iter(tc, &ro, out->number, out->file_size, NULL);
-    if (!check) rc = st_err(STRATA_ENOMEM, "table check");
+    if (!check)
+      rc = st_err(STRATA_ENOMEM, "table check");
     else {
       rc = st_iter_status(check);
       st_iter_destroy(check);

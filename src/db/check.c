@@ -548,24 +548,6 @@ static int list_files(checker *c) {
   return rc;
 }
 
-/* True when dir holds at least one file a database is made of: checked
- * before taking the lock, which would create a LOCK file in any directory. */
-static int looks_like_database(st_env *env, const char *dir) {
-  char **names = NULL;
-  size_t n = 0;
-  if (env->children(env, dir, &names, &n)) return 0;
-  int found = 0;
-  for (size_t i = 0; i < n && !found; i++) {
-    uint64_t number;
-    st_file_type type;
-    if (st_parse_file_name(names[i], &number, &type))
-      found = type == ST_FILE_CURRENT || type == ST_FILE_MANIFEST || type == ST_FILE_LOG ||
-              type == ST_FILE_TABLE;
-  }
-  st_env_free_children(names, n);
-  return found;
-}
-
 static void checker_free(checker *c) {
   for (size_t i = 0; i < c->nnamed; i++) {
     st_buf_free(&c->named[i].smallest);
@@ -596,7 +578,7 @@ int strata_check(const char *path, const strata_options *opt, strata_check_fn re
   c.topt.block_size = 4096;
   c.topt.restart_interval = 16;
   st_env *env = c.env;
-  if (!env->exists(env, path) || !env->is_dir(env, path) || !looks_like_database(env, path)) {
+  if (!env->exists(env, path) || !env->is_dir(env, path) || !st_dir_has_database_files(env, path)) {
     st_err_clear();
     return st_err(STRATA_EINVAL, "%s: no database to check", path);
   }

@@ -21,6 +21,7 @@
 #include "db/filename.h"
 #include "db/log_reader.h"
 #include "util/logger.h"
+#include "util/numset.h"
 #include "util/internal_key.h"
 
 /* ------------------------------------------------------------------------ */
@@ -74,13 +75,15 @@ void st_db_log(strata_db *db, const char *fmt, ...) {
   struct tm tm;
   localtime_r(&ts.tv_sec, &tm);
   int n = snprintf(line, sizeof line, "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ", tm.tm_year + 1900,
-                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   ts.tv_nsec / 1000);
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
   va_list ap;
   va_start(ap, fmt);
   int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
   va_end(ap);
-  size_t len = (size_t)n + (m < 0 ? 0 : ((size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m : sizeof line - (size_t)n - 2));
+  size_t len =
+      (size_t)n +
+      (m < 0 ? 0
+             : ((size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m : sizeof line - (size_t)n - 2));
   if (db->opts.info_log) {
     /* A user logger gets the line without the newline. */
     line[len] = '\0';
@@ -257,7 +260,7 @@ static int switch_memtable(strata_db *db) {
     st_db_record_bg_error(db, rc);
     return rc;
   }
-  db->old_log = db->log; /* closed by st_db_settle_logs */
+  db->old_log = db->log;    /* closed by st_db_settle_logs */
   db->dir_sync_pending = 1; /* the new log's directory entry */
   db->log = log;
   db->logfile_number = number;
@@ -353,8 +356,10 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
   w.cv_ready = 0;
 
   pthread_mutex_lock(&db->mu);
-  if (db->wq_tail) db->wq_tail->next = &w;
-  else db->wq_head = &w;
+  if (db->wq_tail)
+    db->wq_tail->next = &w;
+  else
+    db->wq_head = &w;
   db->wq_tail = &w;
   /* Signals to a writer are sent only under mu, after it queued; so a cv
    * made here, still under mu, cannot miss one. An uncontended write never
@@ -363,7 +368,8 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
     pthread_cond_init(&w.cv, NULL);
     w.cv_ready = 1;
   }
-  while (!w.done && db->wq_head != &w) pthread_cond_wait(&w.cv, &db->mu);
+  while (!w.done && db->wq_head != &w)
+    pthread_cond_wait(&w.cv, &db->mu);
   if (w.done) {
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);
@@ -494,8 +500,7 @@ int strata_put(strata_db *db, const strata_write_options *wopt, const void *key,
   return rc;
 }
 
-int strata_delete(strata_db *db, const strata_write_options *wopt, const void *key,
-                  size_t klen) {
+int strata_delete(strata_db *db, const strata_write_options *wopt, const void *key, size_t klen) {
   if (!db) return st_err(STRATA_EMISUSE, "strata_delete: NULL db");
   if (klen > 0xffffffffu) return st_err(STRATA_EINVAL, "strata_delete: key larger than 4 GiB - 1");
   strata_batch b;
@@ -554,7 +559,8 @@ int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, 
   st_version_unref_unlocked(v, &db->mu);
   if (r == ST_MEM_FOUND) {
     /* An empty value still comes back with non-NULL data. */
-    if (!val->data && st_buf_reserve(val, 1)) return st_err(STRATA_ENOMEM, "strata_get: value buffer");
+    if (!val->data && st_buf_reserve(val, 1))
+      return st_err(STRATA_ENOMEM, "strata_get: value buffer");
     return 0;
   }
   if (r == ST_MEM_ABSENT || r == ST_MEM_DELETED) {
@@ -747,32 +753,6 @@ static int reuse_log(strata_db *db, uint64_t number, uint64_t end_offset) {
   return 0;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : (x > y);
-}
-
-typedef struct number_set {
-  uint64_t *v;
-  size_t n, cap;
-  int oom;
-} number_set;
-
-static void set_add(void *arg, uint64_t number) {
-  number_set *s = arg;
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 64;
-    uint64_t *v = realloc(s->v, cap * sizeof *v);
-    if (!v) {
-      s->oom = 1;
-      return;
-    }
-    s->v = v;
-    s->cap = cap;
-  }
-  s->v[s->n++] = number;
-}
-
 /* Rebuilds the state at open: MANIFEST, then every log not yet flushed.
  * REQUIRE: mu held. */
 static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_mem) {
@@ -799,14 +779,14 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
 
   /* Every table the MANIFEST names must exist; logs newer than the
    * MANIFEST's log number hold writes not yet in a table. */
-  number_set expected = {0}, logs = {0};
-  st_vset_live_files(&db->vs, set_add, &expected);
+  st_numset expected = ST_NUMSET_INIT, logs = ST_NUMSET_INIT;
+  st_vset_live_files(&db->vs, st_numset_add, &expected);
   char **names = NULL;
   size_t nnames = 0;
   rc = env->children(env, db->dbname, &names, &nnames);
   if (!rc && expected.oom) rc = st_err(STRATA_ENOMEM, "recovery");
   if (!rc) {
-    if (expected.n > 1) qsort(expected.v, expected.n, sizeof *expected.v, cmp_u64);
+    st_numset_sort(&expected);
     uint8_t *seen = calloc(expected.n + 1, 1);
     if (!seen) rc = st_err(STRATA_ENOMEM, "recovery");
     for (size_t i = 0; !rc && i < nnames; i++) {
@@ -815,20 +795,21 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
       if (!st_parse_file_name(names[i], &number, &type)) continue;
       st_vset_mark_file_number_used(&db->vs, number);
       if (type == ST_FILE_TABLE) {
-        uint64_t *hit = expected.n == 0 ? NULL : bsearch(&number, expected.v, expected.n, sizeof *expected.v, cmp_u64);
-        if (hit) seen[hit - expected.v] = 1;
+        long hit = st_numset_index(&expected, number);
+        if (hit >= 0) seen[hit] = 1;
       } else if (type == ST_FILE_LOG &&
                  (number >= db->vs.log_number || number == db->vs.prev_log_number)) {
-        set_add(&logs, number);
+        st_numset_add(&logs, number);
       }
     }
     for (size_t i = 0; !rc && i < expected.n; i++) {
       if (!seen[i]) {
         size_t missing = 0;
-        for (size_t j = 0; j < expected.n; j++) missing += !seen[j];
+        for (size_t j = 0; j < expected.n; j++)
+          missing += !seen[j];
         char *p = st_table_file_name(db->dbname, expected.v[i]);
-        rc = st_err_corrupt("%zu table file(s) named by the MANIFEST are missing, e.g. %s",
-                            missing, p ? p : "?");
+        rc = st_err_corrupt("%zu table file(s) named by the MANIFEST are missing, e.g. %s", missing,
+                            p ? p : "?");
         free(p);
       }
     }
@@ -840,7 +821,7 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
   uint64_t max_sequence = 0;
   st_memtable *mem = NULL;
   if (!rc) {
-    if (logs.n > 1) qsort(logs.v, logs.n, sizeof *logs.v, cmp_u64);
+    st_numset_sort(&logs);
     for (size_t i = 0; !rc && i < logs.n; i++) {
       int flushed = 0;
       uint64_t end = 0;
@@ -866,8 +847,8 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
   if (!rc && mem && st_memtable_count(mem) > 0) rc = st_db_write_level0_table(db, mem, edit, NULL);
   st_memtable_unref(mem);
   if (!rc && max_sequence > db->vs.last_sequence) db->vs.last_sequence = max_sequence;
-  free(expected.v);
-  free(logs.v);
+  st_numset_free(&expected);
+  st_numset_free(&logs);
   return rc;
 }
 

@@ -16,11 +16,12 @@
 #include "db/filename.h"
 #include "table/table_builder.h"
 #include "util/internal_key.h"
+#include "util/numset.h"
 
 static int has_work(strata_db *db) {
   if (db->bg_error.code) return 0;
-  return db->old_log != NULL || db->dir_sync_pending || db->imm != NULL || (db->manual && !db->manual->done) ||
-         st_vset_needs_compaction(&db->vs);
+  return db->old_log != NULL || db->dir_sync_pending || db->imm != NULL ||
+         (db->manual && !db->manual->done) || st_vset_needs_compaction(&db->vs);
 }
 
 void st_db_maybe_schedule(strata_db *db) {
@@ -41,8 +42,10 @@ int st_db_write_level0_table(strata_db *db, st_memtable *mem, st_version_edit *e
   st_iter *it = st_memtable_iter(mem);
   st_db_log(db, "level-0 table #%llu: started", (unsigned long long)t.number);
   pthread_mutex_unlock(&db->mu);
-  if (!it) rc = st_err(STRATA_ENOMEM, "memtable iterator");
-  else rc = st_build_table(db->env, db->dbname, &db->topt, db->table_cache, it, &t);
+  if (!it)
+    rc = st_err(STRATA_ENOMEM, "memtable iterator");
+  else
+    rc = st_build_table(db->env, db->dbname, &db->topt, db->table_cache, it, &t);
   st_iter_destroy(it);
   pthread_mutex_lock(&db->mu);
   st_db_log(db, "level-0 table #%llu: %llu bytes %s", (unsigned long long)t.number,
@@ -147,8 +150,10 @@ static int finish_output(strata_db *db, compaction_state *cs, int input_rc) {
   output *o = &cs->outputs[cs->noutputs - 1];
   int rc = input_rc;
   uint64_t entries = st_table_builder_num_entries(cs->builder);
-  if (!rc) rc = st_table_builder_finish(cs->builder);
-  else st_table_builder_abandon(cs->builder);
+  if (!rc)
+    rc = st_table_builder_finish(cs->builder);
+  else
+    st_table_builder_abandon(cs->builder);
   o->file_size = st_table_builder_file_size(cs->builder);
   cs->total_bytes += (int64_t)o->file_size;
   st_table_builder_free(cs->builder);
@@ -161,7 +166,8 @@ static int finish_output(strata_db *db, compaction_state *cs, int input_rc) {
     /* Check the table reads back before the MANIFEST names it. */
     st_read_opts ro = {0, 0};
     st_iter *it = st_table_cache_iter(db->table_cache, &ro, o->number, o->file_size, NULL);
-    if (!it) rc = st_err(STRATA_ENOMEM, "table check");
+    if (!it)
+      rc = st_err(STRATA_ENOMEM, "table check");
     else {
       rc = st_iter_status(it);
       st_iter_destroy(it);
@@ -276,7 +282,8 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
 
   int64_t bytes_read = 0;
   for (int w = 0; w < 2; w++)
-    for (int i = 0; i < c->ninputs[w]; i++) bytes_read += (int64_t)c->inputs[w][i]->file_size;
+    for (int i = 0; i < c->ninputs[w]; i++)
+      bytes_read += (int64_t)c->inputs[w][i]->file_size;
 
   pthread_mutex_lock(&db->mu);
   st_level_stats *st = &db->stats[c->level + 1];
@@ -291,9 +298,9 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
 
 /* Frees the compaction state. When the compaction failed or was cut short
  * (installed == 0) before its MANIFEST record was attempted, its output
- * tables are named by no MANIFEST: they are deleted here, so a close during a compaction leaves no half-written
- * table behind (the next open, a check or a repair would trip on it).
- * REQUIRE: mu held (released while deleting). */
+ * tables are named by no MANIFEST: they are deleted here, so a close during a compaction leaves no
+ * half-written table behind (the next open, a check or a repair would trip on it). REQUIRE: mu held
+ * (released while deleting). */
 static void cleanup_compaction(strata_db *db, compaction_state *cs, int installed) {
   if (cs->builder) st_table_builder_abandon(cs->builder);
   st_table_builder_free(cs->builder);
@@ -337,8 +344,8 @@ static void background_work(strata_db *db) {
   st_buf manual_end = ST_BUF_INIT;
   if (is_manual) {
     st_slice b = st_buf_slice(&m->begin), e = st_buf_slice(&m->end);
-    c = st_vset_compact_range(&db->vs, m->level, m->has_begin ? &b : NULL,
-                              m->has_end ? &e : NULL, &rc);
+    c = st_vset_compact_range(&db->vs, m->level, m->has_begin ? &b : NULL, m->has_end ? &e : NULL,
+                              &rc);
     m->done = (c == NULL);
     if (c) {
       /* Remember where this piece ended: the next one starts after it. */
@@ -408,51 +415,26 @@ void st_db_bg_thread(void *arg) {
 /* Obsolete files                                                           */
 /* ------------------------------------------------------------------------ */
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : (x > y);
-}
-
-typedef struct live_set {
-  uint64_t *v;
-  size_t n, cap;
-  int oom;
-} live_set;
-
-static void live_add(void *arg, uint64_t number) {
-  live_set *s = arg;
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 64;
-    uint64_t *v = realloc(s->v, cap * sizeof *v);
-    if (!v) {
-      s->oom = 1;
-      return;
-    }
-    s->v = v;
-    s->cap = cap;
-  }
-  s->v[s->n++] = number;
-}
-
 void st_db_delete_obsolete_files(strata_db *db) {
   /* After a background error we cannot tell whether the last edit reached
    * the MANIFEST, so nothing may be collected. */
   if (db->bg_error.code) return;
-  live_set live = {0};
-  for (size_t i = 0; i < db->npending; i++) live_add(&live, db->pending[i]);
-  st_vset_live_files(&db->vs, live_add, &live);
+  st_numset live = ST_NUMSET_INIT;
+  for (size_t i = 0; i < db->npending; i++)
+    st_numset_add(&live, db->pending[i]);
+  st_vset_live_files(&db->vs, st_numset_add, &live);
   if (live.oom) {
-    free(live.v);
+    st_numset_free(&live);
     return;
   }
-  if (live.n > 1) qsort(live.v, live.n, sizeof *live.v, cmp_u64);
+  st_numset_sort(&live);
   uint64_t log_number = db->vs.log_number, prev_log = db->vs.prev_log_number;
   uint64_t manifest = db->vs.manifest_file_number;
 
   char **names = NULL;
   size_t n = 0;
   if (db->env->children(db->env, db->dbname, &names, &n) != 0) {
-    free(live.v);
+    st_numset_free(&live);
     st_err_clear();
     return;
   }
@@ -469,9 +451,7 @@ void st_db_delete_obsolete_files(strata_db *db) {
     case ST_FILE_LOG: keep = number >= log_number || number == prev_log; break;
     case ST_FILE_MANIFEST: keep = number >= manifest; break;
     case ST_FILE_TABLE:
-    case ST_FILE_TEMP:
-      keep = live.n && bsearch(&number, live.v, live.n, sizeof *live.v, cmp_u64) != NULL;
-      break;
+    case ST_FILE_TEMP: keep = st_numset_has(&live, number); break;
     default: break;
     }
     if (keep) continue;
@@ -479,7 +459,7 @@ void st_db_delete_obsolete_files(strata_db *db) {
     doomed[ndoomed++] = names[i];
     names[i] = NULL;
   }
-  free(live.v);
+  st_numset_free(&live);
   st_env_free_children(names, n);
   pthread_mutex_unlock(&db->mu);
   for (size_t i = 0; i < ndoomed; i++) {
@@ -533,9 +513,12 @@ static int manual_compact_level(strata_db *db, int level, const st_slice *begin,
   if (db->manual == &m) db->manual = NULL;
   /* The background thread records a failed manual compaction as the
    * database's background error, whose message says what went wrong. */
-  if (db->bg_error.code) rc = st_error_raise(&db->bg_error);
-  else if (m.rc) rc = st_err(m.rc, "manual compaction of level %d failed", level);
-  else if (!m.done) rc = st_err(STRATA_EIO, "database is closing");
+  if (db->bg_error.code)
+    rc = st_error_raise(&db->bg_error);
+  else if (m.rc)
+    rc = st_err(m.rc, "manual compaction of level %d failed", level);
+  else if (!m.done)
+    rc = st_err(STRATA_EIO, "database is closing");
   pthread_cond_broadcast(&db->bg_cv);
   pthread_mutex_unlock(&db->mu);
   st_buf_free(&m.begin);
@@ -561,11 +544,13 @@ int strata_compact_range(strata_db *db, const void *begin, size_t blen, const vo
   int rc = st_db_write(db, 0, NULL, NULL);
   if (rc) return rc;
   pthread_mutex_lock(&db->mu);
-  while (db->imm && db->bg_error.code == 0) pthread_cond_wait(&db->bg_cv, &db->mu);
+  while (db->imm && db->bg_error.code == 0)
+    pthread_cond_wait(&db->bg_cv, &db->mu);
   if (db->bg_error.code) rc = st_error_raise(&db->bg_error);
   pthread_mutex_unlock(&db->mu);
   if (rc) return rc;
 
-  for (int l = 0; l < max_level && !rc; l++) rc = manual_compact_level(db, l, bp, ep);
+  for (int l = 0; l < max_level && !rc; l++)
+    rc = manual_compact_level(db, l, bp, ep);
   return rc;
 }

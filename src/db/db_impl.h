@@ -37,7 +37,7 @@ typedef struct st_writer {
   int done;
   int rc;
   st_error err; /* the leader's error message, for rc != 0 */
-  int cv_ready;  /* cv is initialised only by a writer that has to wait */
+  int cv_ready; /* cv is initialised only by a writer that has to wait */
   pthread_cond_t cv;
   struct st_writer *next;
 } st_writer;
@@ -56,16 +56,16 @@ typedef struct st_level_stats {
 } st_level_stats;
 
 struct strata_db {
-  char *dbname;                  /* [const] */
-  st_env *env;                   /* [const] */
-  strata_options opts;           /* [const] sanitised */
-  const st_comparator *ucmp;     /* [const] */
-  st_table_options topt;         /* [const] */
-  st_cache *block_cache;         /* [const] */
-  strata_cache *own_cache;       /* [const] the private cache, if no shared one */
-  st_table_cache *table_cache;   /* [const] owned */
-  st_filelock *lock;             /* [const] */
-  st_wfile *info_log;            /* [const] LOG, may be NULL */
+  char *dbname;                /* [const] */
+  st_env *env;                 /* [const] */
+  strata_options opts;         /* [const] sanitised */
+  const st_comparator *ucmp;   /* [const] */
+  st_table_options topt;       /* [const] */
+  st_cache *block_cache;       /* [const] */
+  strata_cache *own_cache;     /* [const] the private cache, if no shared one */
+  st_table_cache *table_cache; /* [const] owned */
+  st_filelock *lock;           /* [const] */
+  st_wfile *info_log;          /* [const] LOG, may be NULL */
   pthread_mutex_t info_log_mu;
 
   /* On a cache line of its own: every write takes it, and fields the
@@ -74,16 +74,16 @@ struct strata_db {
   pthread_cond_t bg_cv;   /* broadcast when background work finishes */
   pthread_cond_t work_cv; /* wakes the background thread */
   st_thread *bg_thread;
-  int shutting_down;      /* [mu] */
-  atomic_int has_imm;     /* imm != NULL, readable without mu */
+  int shutting_down;  /* [mu] */
+  atomic_int has_imm; /* imm != NULL, readable without mu */
 
   /* Readers take only sv_lock's read lock to pick up mem, imm and the
    * current version (and references on them) -- never mu -- so reads on
    * many threads do not serialise. Whoever changes mem, imm or
    * vs.current holds mu and sv_lock's write lock. */
   pthread_rwlock_t sv_lock;
-  st_memtable *mem;        /* [mu + sv_lock] see above */
-  st_memtable *imm;        /* [mu + sv_lock] memtable being flushed, or NULL */
+  st_memtable *mem; /* [mu + sv_lock] see above */
+  st_memtable *imm; /* [mu + sv_lock] memtable being flushed, or NULL */
   /* The last sequence number readers may see: vs.last_sequence as
    * published by the write path (release store after the memtable insert). */
   _Atomic uint64_t visible_sequence;
@@ -94,17 +94,17 @@ struct strata_db {
   uint64_t logfile_number; /* [mu] */
 
   _Alignas(64) st_writer *wq_head, *wq_tail; /* [mu] write queue */
-  strata_batch group;           /* used by the queue head only */
+  strata_batch group;                        /* used by the queue head only */
 
-  strata_snapshot snapshots;    /* [mu] list head (oldest first) */
+  strata_snapshot snapshots; /* [mu] list head (oldest first) */
 
-  uint64_t *pending;            /* [mu] numbers of tables being written */
+  uint64_t *pending; /* [mu] numbers of tables being written */
   size_t npending, cap_pending;
 
-  st_version_set vs;            /* [mu] */
-  st_error bg_error;            /* [mu] sticky; code 0 = none */
-  st_manual_compaction *manual; /* [mu] */
-  int bg_busy;                  /* [mu] background thread is working */
+  st_version_set vs;                   /* [mu] */
+  st_error bg_error;                   /* [mu] sticky; code 0 = none */
+  st_manual_compaction *manual;        /* [mu] */
+  int bg_busy;                         /* [mu] background thread is working */
   st_level_stats stats[ST_NUM_LEVELS]; /* [mu] */
 };
 
@@ -125,9 +125,9 @@ st_read_opts st_db_read_opts(const strata_db *db, const strata_read_options *rop
 /* Applies batch (NULL: force the memtable to be flushed). */
 int st_db_write(strata_db *db, int sync, const strata_batch *batch,
                 const strata_snapshot **post_write_snapshot);
-int st_db_pending_add(strata_db *db, uint64_t number);   /* mu held */
+int st_db_pending_add(strata_db *db, uint64_t number);     /* mu held */
 void st_db_pending_remove(strata_db *db, uint64_t number); /* mu held */
-uint64_t st_db_smallest_snapshot(strata_db *db);          /* mu held */
+uint64_t st_db_smallest_snapshot(strata_db *db);           /* mu held */
 
 /* Syncs the previous log and the directory after a log switch, if not done
  * yet. REQUIRE: mu held (released inside). */

@@ -62,8 +62,7 @@ static void find_next_user_entry(strata_iter *it, int skipping) {
           return;
         }
         skipping = 1;
-      } else if (!skipping ||
-                 st_ucmp(it->ucmp, pk.user_key, st_buf_slice(&it->saved_key)) > 0) {
+      } else if (!skipping || st_ucmp(it->ucmp, pk.user_key, st_buf_slice(&it->saved_key)) > 0) {
         it->valid = 1;
         it->saved_key.size = 0;
         return;
@@ -120,8 +119,10 @@ void strata_iter_seek_to_first(strata_iter *it) {
   it->dir = DIR_FORWARD;
   it->saved_value.size = 0;
   st_iter_seek_to_first(it->iter);
-  if (st_iter_valid(it->iter)) find_next_user_entry(it, 0);
-  else it->valid = 0;
+  if (st_iter_valid(it->iter))
+    find_next_user_entry(it, 0);
+  else
+    it->valid = 0;
 }
 
 void strata_iter_seek_to_last(strata_iter *it) {
@@ -140,8 +141,10 @@ void strata_iter_seek(strata_iter *it, const void *key, size_t klen) {
     return;
   }
   st_iter_seek(it->iter, st_buf_slice(&it->saved_key));
-  if (st_iter_valid(it->iter)) find_next_user_entry(it, 0);
-  else it->valid = 0;
+  if (st_iter_valid(it->iter))
+    find_next_user_entry(it, 0);
+  else
+    it->valid = 0;
 }
 
 void strata_iter_next(strata_iter *it) {
@@ -150,8 +153,10 @@ void strata_iter_next(strata_iter *it) {
     /* The internal iterator is just before the current key's entries:
      * step into them; saved_key already names the key to skip. */
     it->dir = DIR_FORWARD;
-    if (!st_iter_valid(it->iter)) st_iter_seek_to_first(it->iter);
-    else st_iter_next(it->iter);
+    if (!st_iter_valid(it->iter))
+      st_iter_seek_to_first(it->iter);
+    else
+      st_iter_next(it->iter);
   } else {
     st_slice k = st_ikey_user(st_iter_key(it->iter));
     if (st_buf_set(&it->saved_key, k.data, k.size)) {
@@ -185,8 +190,7 @@ void strata_iter_prev(strata_iter *it) {
         it->saved_value.size = 0;
         return;
       }
-      if (st_ucmp(it->ucmp, st_ikey_user(st_iter_key(it->iter)), st_buf_slice(&it->saved_key)) <
-          0)
+      if (st_ucmp(it->ucmp, st_ikey_user(st_iter_key(it->iter)), st_buf_slice(&it->saved_key)) < 0)
         break;
     }
     it->dir = DIR_REVERSE;
@@ -197,8 +201,8 @@ void strata_iter_prev(strata_iter *it) {
 int strata_iter_valid(const strata_iter *it) { return it && it->valid; }
 
 const char *strata_iter_key(const strata_iter *it, size_t *klen) {
-  st_slice k = it->dir == DIR_FORWARD ? st_ikey_user(st_iter_key(it->iter))
-                                      : st_buf_slice(&it->saved_key);
+  st_slice k =
+      it->dir == DIR_FORWARD ? st_ikey_user(st_iter_key(it->iter)) : st_buf_slice(&it->saved_key);
   if (klen) *klen = k.size;
   return k.data ? k.data : ""; /* an empty saved key may have no buffer yet */
 }
@@ -256,8 +260,8 @@ static void release_refs(void *arg, void *unused) {
 /* Builds the merged internal iterator over mem, imm and v, taking over the
  * caller's references on them (released when the iterator is destroyed,
  * or here on failure). No lock needed. */
-static int internal_iter(strata_db *db, const st_read_opts *ro, st_memtable *mem,
-                         st_memtable *imm, st_version *v, st_iter **out) {
+static int internal_iter(strata_db *db, const st_read_opts *ro, st_memtable *mem, st_memtable *imm,
+                         st_version *v, st_iter **out) {
   iter_refs *refs = malloc(sizeof *refs);
   int cap = 4, n = 0;
   st_iter **iters = malloc((size_t)cap * sizeof *iters);
@@ -279,7 +283,8 @@ static int internal_iter(strata_db *db, const st_read_opts *ro, st_memtable *mem
   }
   st_iter_destroy(mi);
   st_iter_destroy(ii);
-  for (int i = 0; i < n; i++) st_iter_destroy(iters[i]);
+  for (int i = 0; i < n; i++)
+    st_iter_destroy(iters[i]);
   free(iters);
   if (rc) {
     free(refs);

@@ -48,10 +48,9 @@ int strata_property(strata_db *db, const char *name, strata_buf *out) {
   } else if (level_suffix(name, "strata.level-bytes", &level)) {
     rc = appendf(out, "%llu", (unsigned long long)st_vset_level_bytes(&db->vs, level));
   } else if (strcmp(name, "leveldb.stats") == 0) {
-    rc = appendf(out,
-                 "                               Compactions\n"
-                 "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n"
-                 "--------------------------------------------------\n");
+    rc = appendf(out, "                               Compactions\n"
+                      "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n"
+                      "--------------------------------------------------\n");
     for (int l = 0; !rc && l < ST_NUM_LEVELS; l++) {
       const st_level_stats *s = &db->stats[l];
       if (v->nfiles[l] == 0 && s->micros == 0) continue;
@@ -76,8 +75,7 @@ int strata_property(strata_db *db, const char *name, strata_buf *out) {
               unsigned char c = (unsigned char)pk.user_key.data[j];
               rc = (c >= ' ' && c <= '~') ? appendf(out, "%c", c) : appendf(out, "\\x%02x", c);
             }
-            if (!rc)
-              rc = appendf(out, "' @ %llu : %d", (unsigned long long)pk.sequence, pk.type);
+            if (!rc) rc = appendf(out, "' @ %llu : %d", (unsigned long long)pk.sequence, pk.type);
           } else if (!rc) {
             rc = appendf(out, "(bad)'");
           }

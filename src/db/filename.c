@@ -56,8 +56,14 @@ static const char *parse_number(const char *s, uint64_t *out) {
 
 int st_parse_file_name(const char *name, uint64_t *number, st_file_type *type) {
   *number = 0;
-  if (strcmp(name, "CURRENT") == 0) { *type = ST_FILE_CURRENT; return 1; }
-  if (strcmp(name, "LOCK") == 0) { *type = ST_FILE_LOCK; return 1; }
+  if (strcmp(name, "CURRENT") == 0) {
+    *type = ST_FILE_CURRENT;
+    return 1;
+  }
+  if (strcmp(name, "LOCK") == 0) {
+    *type = ST_FILE_LOCK;
+    return 1;
+  }
   if (strcmp(name, "LOG") == 0 || strcmp(name, "LOG.old") == 0) {
     *type = ST_FILE_INFO_LOG;
     return 1;
@@ -70,17 +76,21 @@ int st_parse_file_name(const char *name, uint64_t *number, st_file_type *type) {
   }
   const char *end = parse_number(name, number);
   if (!end) return 0;
-  if (strcmp(end, ".log") == 0) *type = ST_FILE_LOG;
-  else if (strcmp(end, ".ldb") == 0 || strcmp(end, ".sst") == 0) *type = ST_FILE_TABLE;
-  else if (strcmp(end, ".dbtmp") == 0) *type = ST_FILE_TEMP;
-  else return 0;
+  if (strcmp(end, ".log") == 0)
+    *type = ST_FILE_LOG;
+  else if (strcmp(end, ".ldb") == 0 || strcmp(end, ".sst") == 0)
+    *type = ST_FILE_TABLE;
+  else if (strcmp(end, ".dbtmp") == 0)
+    *type = ST_FILE_TEMP;
+  else
+    return 0;
   return 1;
 }
 
 int st_set_current_file(st_env *env, const char *db, uint64_t manifest_number) {
   char contents[64];
-  int n = snprintf(contents, sizeof contents, "MANIFEST-%06llu\n",
-                   (unsigned long long)manifest_number);
+  int n =
+      snprintf(contents, sizeof contents, "MANIFEST-%06llu\n", (unsigned long long)manifest_number);
   char *tmp = st_temp_file_name(db, manifest_number);
   char *cur = st_current_file_name(db);
   int rc = (!tmp || !cur) ? st_err(STRATA_ENOMEM, "file name") : 0;
@@ -91,4 +101,20 @@ int st_set_current_file(st_env *env, const char *db, uint64_t manifest_number) {
   free(tmp);
   free(cur);
   return rc;
+}
+
+int st_dir_has_database_files(st_env *env, const char *dir) {
+  char **names = NULL;
+  size_t n = 0;
+  if (env->children(env, dir, &names, &n)) return 0;
+  int found = 0;
+  for (size_t i = 0; i < n && !found; i++) {
+    uint64_t number;
+    st_file_type type;
+    if (st_parse_file_name(names[i], &number, &type))
+      found = type == ST_FILE_CURRENT || type == ST_FILE_MANIFEST || type == ST_FILE_LOG ||
+              type == ST_FILE_TABLE;
+  }
+  st_env_free_children(names, n);
+  return found;
 }

@@ -41,11 +41,16 @@ char *st_old_info_log_file_name(const char *db);
  * kind has none) and *type for a database file; 0 for anything else. */
 int st_parse_file_name(const char *name, uint64_t *number, st_file_type *type);
 
+struct strata_env;
+
+/* 1 when dir holds at least one file a database is made of (CURRENT, a
+ * MANIFEST, a log or a table): checked before taking the lock, which
+ * would create a LOCK file in any directory. */
+int st_dir_has_database_files(struct strata_env *env, const char *dir);
+
 /* Points CURRENT at MANIFEST-<manifest_number>: writes a temp file, syncs
  * it, renames it over CURRENT and syncs the directory, so a crash leaves
  * either the old or the new CURRENT, never a torn one. */
-struct strata_env;
-int st_set_current_file(struct strata_env *env, const char *db,
-                        uint64_t manifest_number);
+int st_set_current_file(struct strata_env *env, const char *db, uint64_t manifest_number);
 
 #endif

@@ -180,23 +180,6 @@ static int note_numbers(repairer *r, const char *dir) {
   return 0;
 }
 
-/* True when dir holds at least one file a database is made of. */
-static int looks_like_database(st_env *env, const char *dir) {
-  char **names = NULL;
-  size_t n = 0;
-  if (env->children(env, dir, &names, &n)) return 0;
-  int found = 0;
-  for (size_t i = 0; i < n && !found; i++) {
-    uint64_t number;
-    st_file_type type;
-    if (st_parse_file_name(names[i], &number, &type))
-      found = type == ST_FILE_CURRENT || type == ST_FILE_MANIFEST || type == ST_FILE_LOG ||
-              type == ST_FILE_TABLE;
-  }
-  st_env_free_children(names, n);
-  return found;
-}
-
 static int find_files(repairer *r) {
   char **names = NULL;
   size_t n = 0;
@@ -776,7 +759,7 @@ int strata_repair(const char *path, const strata_options *opt, strata_repair_rep
   r.write_buffer_size = CLIP(o->write_buffer_size, (size_t)16 << 10, (size_t)1 << 30);
   st_env *env = r.env;
 
-  if (!env->exists(env, path) || !env->is_dir(env, path) || !looks_like_database(env, path)) {
+  if (!env->exists(env, path) || !env->is_dir(env, path) || !st_dir_has_database_files(env, path)) {
     st_err_clear();
     return st_err(STRATA_EINVAL, "%s: no database to repair", path);
   }

@@ -15,8 +15,8 @@ struct st_table_cache {
   st_cache *cache;
 };
 
-st_table_cache *st_table_cache_new(st_env *env, const char *dbname,
-                                   const st_table_options *topt, int entries) {
+st_table_cache *st_table_cache_new(st_env *env, const char *dbname, const st_table_options *topt,
+                                   int entries) {
   st_table_cache *tc = calloc(1, sizeof *tc);
   if (!tc) return NULL;
   tc->env = env;
@@ -44,8 +44,8 @@ static void delete_table(st_slice key, void *value) {
 
 /* Opens table `number` (NNNNNN.ldb, else NNNNNN.sst) and returns a held
  * cache handle on it, or NULL with the error in *rc. */
-static st_cache_handle *find_table(st_table_cache *tc, uint64_t number,
-                                   uint64_t file_size, int *rc) {
+static st_cache_handle *find_table(st_table_cache *tc, uint64_t number, uint64_t file_size,
+                                   int *rc) {
   char key[8];
   st_put_fixed64(key, number);
   st_slice k = st_slice_make(key, 8);
@@ -86,13 +86,10 @@ static st_cache_handle *find_table(st_table_cache *tc, uint64_t number,
   return h;
 }
 
-static void release_handle(void *cache, void *handle) {
-  st_cache_release(cache, handle);
-}
+static void release_handle(void *cache, void *handle) { st_cache_release(cache, handle); }
 
-st_iter *st_table_cache_iter(st_table_cache *tc, const st_read_opts *ro,
-                             uint64_t number, uint64_t file_size,
-                             st_table **tablep) {
+st_iter *st_table_cache_iter(st_table_cache *tc, const st_read_opts *ro, uint64_t number,
+                             uint64_t file_size, st_table **tablep) {
   int rc = 0;
   if (tablep) *tablep = NULL;
   st_cache_handle *h = find_table(tc, number, file_size, &rc);
@@ -119,8 +116,8 @@ int st_table_cache_get(st_table_cache *tc, const st_read_opts *ro, uint64_t numb
   return rc;
 }
 
-uint64_t st_table_cache_approximate_offset(st_table_cache *tc, uint64_t number,
-                                           uint64_t file_size, st_slice ikey) {
+uint64_t st_table_cache_approximate_offset(st_table_cache *tc, uint64_t number, uint64_t file_size,
+                                           st_slice ikey) {
   int rc = 0;
   st_cache_handle *h = find_table(tc, number, file_size, &rc);
   if (!h) return 0;

@@ -15,26 +15,25 @@ typedef struct st_table_cache st_table_cache;
 
 /* dbname and topt are copied (topt's ucmp and block_cache must outlive the
  * cache). NULL when out of memory. */
-st_table_cache *st_table_cache_new(st_env *env, const char *dbname,
-                                   const st_table_options *topt, int entries);
+st_table_cache *st_table_cache_new(st_env *env, const char *dbname, const st_table_options *topt,
+                                   int entries);
 void st_table_cache_free(st_table_cache *tc);
 
 /* An iterator over table `number`; it keeps the table open until
  * destroyed. Never NULL unless out of memory: open errors come back as an
  * iterator whose status() is the error. If tablep is not NULL it receives
  * the table (valid while the iterator lives). */
-st_iter *st_table_cache_iter(st_table_cache *tc, const st_read_opts *ro,
-                             uint64_t number, uint64_t file_size,
-                             st_table **tablep);
+st_iter *st_table_cache_iter(st_table_cache *tc, const st_read_opts *ro, uint64_t number,
+                             uint64_t file_size, st_table **tablep);
 
 /* st_table_get() on table `number`. */
-int st_table_cache_get(st_table_cache *tc, const st_read_opts *ro,
-                       uint64_t number, uint64_t file_size, st_slice ikey,
-                       void *arg, int (*fn)(void *arg, st_slice k, st_slice v));
+int st_table_cache_get(st_table_cache *tc, const st_read_opts *ro, uint64_t number,
+                       uint64_t file_size, st_slice ikey, void *arg,
+                       int (*fn)(void *arg, st_slice k, st_slice v));
 
 /* st_table_approximate_offset() on table `number` (0 if it cannot open). */
-uint64_t st_table_cache_approximate_offset(st_table_cache *tc, uint64_t number,
-                                           uint64_t file_size, st_slice ikey);
+uint64_t st_table_cache_approximate_offset(st_table_cache *tc, uint64_t number, uint64_t file_size,
+                                           st_slice ikey);
 
 /* Drops table `number` from the cache (its file is being deleted). */
 void st_table_cache_evict(st_table_cache *tc, uint64_t number);

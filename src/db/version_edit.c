@@ -37,7 +37,8 @@ void st_edit_init(st_version_edit *e) { memset(e, 0, sizeof *e); }
 
 void st_edit_clear(st_version_edit *e) {
   free(e->comparator);
-  for (size_t i = 0; i < e->n_pointers; i++) st_buf_free(&e->pointers[i].key);
+  for (size_t i = 0; i < e->n_pointers; i++)
+    st_buf_free(&e->pointers[i].key);
   for (size_t i = 0; i < e->n_files; i++) {
     st_buf_free(&e->files[i].smallest);
     st_buf_free(&e->files[i].largest);
@@ -58,9 +59,7 @@ int st_edit_set_comparator(st_version_edit *e, const char *name) {
 
 /* Grows an array of n elements of size sz by one slot (realloc each time;
  * edits are small). */
-static void *grow(void *arr, size_t n, size_t sz) {
-  return realloc(arr, (n + 1) * sz);
-}
+static void *grow(void *arr, size_t n, size_t sz) { return realloc(arr, (n + 1) * sz); }
 
 int st_edit_add_file(st_version_edit *e, int level, uint64_t number, uint64_t size,
                      st_slice smallest, st_slice largest) {
@@ -179,24 +178,39 @@ int st_edit_decode(st_version_edit *e, st_slice src) {
     int rc = 0;
     switch (tag) {
     case TAG_COMPARATOR:
-      if (!(p = st_get_length_prefixed(p, end, &s1))) { bad = "comparator name"; break; }
+      if (!(p = st_get_length_prefixed(p, end, &s1))) {
+        bad = "comparator name";
+        break;
+      }
       e->comparator = strndup(s1.data, s1.size);
       if (!e->comparator) rc = st_err(STRATA_ENOMEM, "version edit");
       break;
     case TAG_LOG_NUMBER:
-      if (!(p = st_get_varint64(p, end, &a))) { bad = "log number"; break; }
+      if (!(p = st_get_varint64(p, end, &a))) {
+        bad = "log number";
+        break;
+      }
       st_edit_set_log_number(e, a);
       break;
     case TAG_PREV_LOG_NUMBER:
-      if (!(p = st_get_varint64(p, end, &a))) { bad = "previous log number"; break; }
+      if (!(p = st_get_varint64(p, end, &a))) {
+        bad = "previous log number";
+        break;
+      }
       st_edit_set_prev_log_number(e, a);
       break;
     case TAG_NEXT_FILE:
-      if (!(p = st_get_varint64(p, end, &a))) { bad = "next file number"; break; }
+      if (!(p = st_get_varint64(p, end, &a))) {
+        bad = "next file number";
+        break;
+      }
       st_edit_set_next_file(e, a);
       break;
     case TAG_LAST_SEQUENCE:
-      if (!(p = st_get_varint64(p, end, &a))) { bad = "last sequence number"; break; }
+      if (!(p = st_get_varint64(p, end, &a))) {
+        bad = "last sequence number";
+        break;
+      }
       st_edit_set_last_sequence(e, a);
       break;
     case TAG_COMPACT_POINTER:
@@ -222,9 +236,7 @@ int st_edit_decode(st_version_edit *e, st_slice src) {
       }
       rc = st_edit_add_file(e, level, a, b, s1, s2);
       break;
-    default:
-      bad = "unknown tag";
-      break;
+    default: bad = "unknown tag"; break;
     }
     if (rc) return rc;
   }

@@ -63,8 +63,8 @@ static inline void st_edit_set_last_sequence(st_version_edit *e, uint64_t s) {
   e->last_sequence = s;
 }
 /* These copy the keys. Errors: STRATA_ENOMEM. */
-int st_edit_add_file(st_version_edit *e, int level, uint64_t number,
-                     uint64_t size, st_slice smallest, st_slice largest);
+int st_edit_add_file(st_version_edit *e, int level, uint64_t number, uint64_t size,
+                     st_slice smallest, st_slice largest);
 int st_edit_delete_file(st_version_edit *e, int level, uint64_t number);
 int st_edit_set_compact_pointer(st_version_edit *e, int level, st_slice key);
 

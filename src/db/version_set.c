@@ -34,7 +34,8 @@ static double max_bytes_for_level(int level) {
 
 static int64_t total_file_size(st_file_meta **files, int n) {
   int64_t sum = 0;
-  for (int i = 0; i < n; i++) sum += (int64_t)files[i]->file_size;
+  for (int i = 0; i < n; i++)
+    sum += (int64_t)files[i]->file_size;
   return sum;
 }
 
@@ -53,8 +54,7 @@ static int64_t expanded_compaction_limit(const st_version_set *vs) {
 /* File metadata                                                            */
 /* ------------------------------------------------------------------------ */
 
-static st_file_meta *meta_new(uint64_t number, uint64_t size, st_slice smallest,
-                              st_slice largest) {
+static st_file_meta *meta_new(uint64_t number, uint64_t size, st_slice smallest, st_slice largest) {
   st_file_meta *f = malloc(sizeof *f + smallest.size + largest.size);
   if (!f) return NULL;
   char *keys = (char *)(f + 1);
@@ -121,7 +121,8 @@ static void version_free(st_version *v) {
   v->prev->next = v->next;
   v->next->prev = v->prev;
   for (int l = 0; l < ST_NUM_LEVELS; l++) {
-    for (int i = 0; i < v->nfiles[l]; i++) meta_unref(v->files[l][i]);
+    for (int i = 0; i < v->nfiles[l]; i++)
+      meta_unref(v->files[l][i]);
     free(v->files[l]);
   }
   free(v);
@@ -166,8 +167,8 @@ static void finalize(st_version *v) {
        * and with a large write buffer bytes would let too many pile up. */
       score = v->nfiles[0] / (double)ST_L0_COMPACTION_TRIGGER;
     } else {
-      score = (double)total_file_size(v->files[level], v->nfiles[level]) /
-              max_bytes_for_level(level);
+      score =
+          (double)total_file_size(v->files[level], v->nfiles[level]) / max_bytes_for_level(level);
     }
     if (score > best_score) {
       best_score = score;
@@ -201,7 +202,8 @@ static int builder_init(builder *b, st_version_set *vs, st_version *base) {
 
 static void builder_free(builder *b) {
   for (int l = 0; l < ST_NUM_LEVELS; l++) {
-    for (int i = 0; i < b->levels[l].n; i++) meta_unref(b->levels[l].v[i]);
+    for (int i = 0; i < b->levels[l].n; i++)
+      meta_unref(b->levels[l].v[i]);
     list_free(&b->levels[l]);
   }
 }
@@ -210,8 +212,7 @@ static int builder_apply(builder *b, const st_version_edit *e) {
   st_version_set *vs = b->vs;
   for (size_t i = 0; i < e->n_pointers; i++) {
     st_buf *cp = &vs->compact_pointer[e->pointers[i].level];
-    if (st_buf_set(cp, e->pointers[i].key.data, e->pointers[i].key.size))
-      return STRATA_ENOMEM;
+    if (st_buf_set(cp, e->pointers[i].key.data, e->pointers[i].key.size)) return STRATA_ENOMEM;
   }
   /* Deletions first: an edit that moves a file deletes it from one level
    * and adds it to another. */
@@ -281,9 +282,8 @@ static int builder_save(builder *b, st_version *v) {
 /* Version set                                                              */
 /* ------------------------------------------------------------------------ */
 
-int st_vset_init(st_version_set *vs, st_env *env, const char *dbname,
-                 const st_comparator *ucmp, uint64_t max_file_size, int paranoid_checks,
-                 st_table_cache *tc) {
+int st_vset_init(st_version_set *vs, st_env *env, const char *dbname, const st_comparator *ucmp,
+                 uint64_t max_file_size, int paranoid_checks, st_table_cache *tc) {
   memset(vs, 0, sizeof *vs);
   vs->env = env;
   vs->dbname = strdup(dbname);
@@ -307,7 +307,8 @@ void st_vset_destroy(st_version_set *vs) {
   /* Versions still referenced (leaked iterators) stay allocated. */
   st_log_writer_close(vs->manifest);
   vs->manifest = NULL;
-  for (int l = 0; l < ST_NUM_LEVELS; l++) st_buf_free(&vs->compact_pointer[l]);
+  for (int l = 0; l < ST_NUM_LEVELS; l++)
+    st_buf_free(&vs->compact_pointer[l]);
   free(vs->dbname);
   vs->dbname = NULL;
 }
@@ -425,8 +426,7 @@ typedef struct manifest_report {
   int rc;
 } manifest_report;
 
-static void on_manifest_corruption(void *arg, uint64_t offset, size_t bytes,
-                                   const char *reason) {
+static void on_manifest_corruption(void *arg, uint64_t offset, size_t bytes, const char *reason) {
   manifest_report *r = arg;
   if (r->rc == 0)
     r->rc = st_err_corrupt("%s: %s at offset %llu (%zu bytes dropped)", r->path, reason,
@@ -439,7 +439,8 @@ int st_vset_recover(st_version_set *vs) {
   if (!current) return st_err(STRATA_ENOMEM, "file name");
   st_buf cur = ST_BUF_INIT;
   int rc = st_env_read_file(env, current, &cur);
-  if (rc == STRATA_ENOTFOUND) rc = st_err_corrupt("%s: missing (database has no CURRENT file)", current);
+  if (rc == STRATA_ENOTFOUND)
+    rc = st_err_corrupt("%s: missing (database has no CURRENT file)", current);
   if (!rc && (cur.size == 0 || cur.data[cur.size - 1] != '\n'))
     rc = st_err_corrupt("%s: does not end with a newline", current);
   uint64_t number = 0;
@@ -458,8 +459,7 @@ int st_vset_recover(st_version_set *vs) {
   if (!path) return st_err(STRATA_ENOMEM, "file name");
   st_seqfile *file = NULL;
   rc = env->new_seqfile(env, path, &file);
-  if (rc == STRATA_ENOTFOUND)
-    rc = st_err_corrupt("%s: named by CURRENT but missing", path);
+  if (rc == STRATA_ENOTFOUND) rc = st_err_corrupt("%s: named by CURRENT but missing", path);
   if (rc) {
     free(path);
     return rc;
@@ -554,7 +554,8 @@ uint64_t st_vset_level_bytes(const st_version_set *vs, int level) {
 void st_vset_live_files(st_version_set *vs, void (*fn)(void *, uint64_t), void *arg) {
   for (st_version *v = vs->dummy.next; v != &vs->dummy; v = v->next)
     for (int l = 0; l < ST_NUM_LEVELS; l++)
-      for (int i = 0; i < v->nfiles[l]; i++) fn(arg, v->files[l][i]->number);
+      for (int i = 0; i < v->nfiles[l]; i++)
+        fn(arg, v->files[l][i]->number);
 }
 
 int st_vset_needs_compaction(const st_version_set *vs) {
@@ -570,19 +571,19 @@ static int find_file(const st_comparator *ucmp, st_file_meta **files, int n, st_
   int lo = 0, hi = n;
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
-    if (st_icmp(ucmp, files[mid]->largest, ikey) < 0) lo = mid + 1;
-    else hi = mid;
+    if (st_icmp(ucmp, files[mid]->largest, ikey) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
 
-static int after_file(const st_comparator *ucmp, const st_slice *user_key,
-                      const st_file_meta *f) {
+static int after_file(const st_comparator *ucmp, const st_slice *user_key, const st_file_meta *f) {
   return user_key && st_ucmp(ucmp, *user_key, st_ikey_user(f->largest)) > 0;
 }
 
-static int before_file(const st_comparator *ucmp, const st_slice *user_key,
-                       const st_file_meta *f) {
+static int before_file(const st_comparator *ucmp, const st_slice *user_key, const st_file_meta *f) {
   return user_key && st_ucmp(ucmp, *user_key, st_ikey_user(f->smallest)) < 0;
 }
 
@@ -605,7 +606,8 @@ int st_version_overlap_in_level(st_version *v, int level, const st_slice *smalle
     st_slice key;
     if (smallest_user->size + 8 <= sizeof stackbuf) {
       memcpy(stackbuf, smallest_user->data, smallest_user->size);
-      st_put_fixed64(stackbuf + smallest_user->size, st_pack_tag(ST_MAX_SEQUENCE, ST_TYPE_FOR_SEEK));
+      st_put_fixed64(stackbuf + smallest_user->size,
+                     st_pack_tag(ST_MAX_SEQUENCE, ST_TYPE_FOR_SEEK));
       key = st_slice_make(stackbuf, smallest_user->size + 8);
     } else {
       if (st_ikey_append(&k, *smallest_user, ST_MAX_SEQUENCE, ST_TYPE_FOR_SEEK)) return 1;
@@ -969,7 +971,7 @@ typedef struct level_iter {
   const st_comparator *ucmp;
   st_file_meta **files;
   int n;
-  int idx; /* n = not valid */
+  int idx;        /* n = not valid */
   char value[16]; /* number:fixed64 size:fixed64 of files[idx] */
 } level_iter;
 
@@ -1093,8 +1095,8 @@ int st_version_add_iterators(st_version *v, const st_read_opts *ro, st_iter ***i
   st_version_set *vs = v->vset;
   for (int i = 0; i < v->nfiles[0]; i++) {
     st_file_meta *f = v->files[0][i];
-    int rc = push_iter(iters, n, cap,
-                       st_table_cache_iter(vs->tc, ro, f->number, f->file_size, NULL));
+    int rc =
+        push_iter(iters, n, cap, st_table_cache_iter(vs->tc, ro, f->number, f->file_size, NULL));
     if (rc) return rc;
   }
   for (int l = 1; l < ST_NUM_LEVELS; l++) {
@@ -1122,7 +1124,8 @@ st_iter *st_vset_make_input_iterator(st_version_set *vs, st_compaction *c) {
     }
   }
   if (rc) {
-    for (int i = 0; i < n; i++) st_iter_destroy(iters[i]);
+    for (int i = 0; i < n; i++)
+      st_iter_destroy(iters[i]);
     free(iters);
     return NULL;
   }

@@ -46,9 +46,9 @@ typedef struct st_version_set st_version_set;
 
 typedef struct st_version {
   st_version_set *vset;
-  struct st_version *prev, *next; /* list of live versions */
-  atomic_int refs; /* taken under the db mutex; may be dropped without it
-                      (st_version_unref_unlocked) */
+  struct st_version *prev, *next;      /* list of live versions */
+  atomic_int refs;                     /* taken under the db mutex; may be dropped without it
+                                          (st_version_unref_unlocked) */
   st_file_meta **files[ST_NUM_LEVELS]; /* L0 by file number; others sorted */
   int nfiles[ST_NUM_LEVELS];
   double compaction_score; /* >= 1 means a compaction is needed */
@@ -97,9 +97,8 @@ typedef struct st_compaction {
   int level_ptrs[ST_NUM_LEVELS]; /* for is_base_level_for_key */
 } st_compaction;
 
-int st_vset_init(st_version_set *vs, st_env *env, const char *dbname,
-                 const st_comparator *ucmp, uint64_t max_file_size,
-                 int paranoid_checks, st_table_cache *tc);
+int st_vset_init(st_version_set *vs, st_env *env, const char *dbname, const st_comparator *ucmp,
+                 uint64_t max_file_size, int paranoid_checks, st_table_cache *tc);
 void st_vset_destroy(st_version_set *vs);
 
 /* Reads CURRENT and the MANIFEST it names, building the current version.
@@ -112,14 +111,12 @@ int st_vset_recover(st_version_set *vs);
  * installs the result as current. mu is the db mutex, held on entry and
  * exit and released during the MANIFEST write. On error current is
  * unchanged. */
-int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit,
-                          pthread_mutex_t *mu);
+int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mutex_t *mu);
 
 static inline uint64_t st_vset_new_file_number(st_version_set *vs) {
   return vs->next_file_number++;
 }
-static inline void st_vset_mark_file_number_used(st_version_set *vs,
-                                                 uint64_t n) {
+static inline void st_vset_mark_file_number_used(st_version_set *vs, uint64_t n) {
   if (vs->next_file_number <= n) vs->next_file_number = n + 1;
 }
 /* Gives back a number from st_vset_new_file_number if it was not used. */
@@ -131,8 +128,7 @@ int st_vset_num_level_files(const st_version_set *vs, int level);
 uint64_t st_vset_level_bytes(const st_version_set *vs, int level);
 
 /* Calls fn(arg, number) for every table of every live version. */
-void st_vset_live_files(st_version_set *vs, void (*fn)(void *, uint64_t),
-                        void *arg);
+void st_vset_live_files(st_version_set *vs, void (*fn)(void *, uint64_t), void *arg);
 
 /* True when a size or seek compaction is due. */
 int st_vset_needs_compaction(const st_version_set *vs);
@@ -143,8 +139,7 @@ st_compaction *st_vset_pick_compaction(st_version_set *vs, int *rc);
 
 /* A compaction of the files of `level` overlapping [begin, end] (internal
  * keys, NULL = open), limited in size for level > 0; NULL if none. */
-st_compaction *st_vset_compact_range(st_version_set *vs, int level,
-                                     const st_slice *begin,
+st_compaction *st_vset_compact_range(st_version_set *vs, int level, const st_slice *begin,
                                      const st_slice *end, int *rc);
 
 /* An iterator over every input of c (merged). NULL when out of memory. */
@@ -176,8 +171,8 @@ typedef struct st_get_stats {
   int seek_level;
 } st_get_stats;
 
-int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey,
-                   st_buf *val, st_get_stats *stats);
+int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, st_buf *val,
+                   st_get_stats *stats);
 
 /* Charges the seek recorded in stats (no lock needed); returns 1 when the
  * file ran out of allowed seeks, so st_version_mark_seek_compaction should
@@ -189,18 +184,16 @@ void st_version_mark_seek_compaction(st_version *v, const st_get_stats *stats);
 
 /* Appends to *iters (growing it; *n updated) one iterator per L0 file and
  * one per non-empty deeper level. Errors: STRATA_ENOMEM. */
-int st_version_add_iterators(st_version *v, const st_read_opts *ro,
-                             st_iter ***iters, int *n, int *cap);
+int st_version_add_iterators(st_version *v, const st_read_opts *ro, st_iter ***iters, int *n,
+                             int *cap);
 
 /* True if some file of `level` overlaps [smallest, largest] (user keys;
  * NULL = open). */
-int st_version_overlap_in_level(st_version *v, int level,
-                                const st_slice *smallest_user,
+int st_version_overlap_in_level(st_version *v, int level, const st_slice *smallest_user,
                                 const st_slice *largest_user);
 
 /* The level a new memtable table with this user-key range should go to. */
-int st_version_pick_level_for_memtable_output(st_version *v,
-                                              st_slice smallest_user,
+int st_version_pick_level_for_memtable_output(st_version *v, st_slice smallest_user,
                                               st_slice largest_user);
 
 /* Approximate bytes of v's tables that lie before ikey. */

@@ -38,8 +38,7 @@ st_env *st_env_posix(void);
 void st_env_free_children(char **names, size_t n);
 
 /* Convenience: write data to path (truncating) and optionally sync it. */
-int st_env_write_file(st_env *env, const char *path, const char *data,
-                      size_t n, int sync);
+int st_env_write_file(st_env *env, const char *path, const char *data, size_t n, int sync);
 /* Convenience: read all of path into *out (an st_buf, appended). */
 struct strata_buf;
 int st_env_read_file(st_env *env, const char *path, struct strata_buf *out);

@@ -284,10 +284,10 @@ static int posix_new_rafile(st_env *env, const char *path, st_rafile **out) {
 typedef struct posix_wfile {
   st_wfile base;
   int fd;
-  size_t pos;   /* bytes buffered in buf */
-  int failed;   /* a write or sync failed: every later call fails */
-  st_error err; /* that failure, re-raised by every later call */
-  char *path;   /* for error messages */
+  size_t pos;        /* bytes buffered in buf */
+  int failed;        /* a write or sync failed: every later call fails */
+  st_error err;      /* that failure, re-raised by every later call */
+  char *path;        /* for error messages */
   uint64_t written;  /* bytes handed to the kernel (the file's length) */
   uint64_t wb_start; /* start of what is not yet submitted for writeback */
   char buf[WFILE_BUF];

@@ -116,7 +116,8 @@ int strata_filter_policy_create(const char *name, void *state,
   if (!out) return st_err(STRATA_EMISUSE, "strata_filter_policy_create: NULL out");
   *out = NULL;
   if (!name || !create_filter || !key_may_match)
-    return st_err(STRATA_EINVAL, "strata_filter_policy_create: name and both callbacks are required");
+    return st_err(STRATA_EINVAL,
+                  "strata_filter_policy_create: name and both callbacks are required");
   strata_filter_policy *p = calloc(1, sizeof *p);
   char *n = strdup(name);
   if (!p || !n) {

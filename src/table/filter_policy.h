@@ -11,7 +11,7 @@
 #include "util/slice.h"
 
 struct strata_filter_policy {
-  char *name; /* "leveldb.BuiltinBloomFilter2" for the bloom policy */
+  char *name;             /* "leveldb.BuiltinBloomFilter2" for the bloom policy */
   int bloom_bits_per_key; /* > 0: the built-in bloom filter */
   int bloom_k;            /* probes per key */
   void *state;

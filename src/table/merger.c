@@ -65,7 +65,8 @@ static void find_smallest(merging_iter *m) {
   m->hn = 0;
   for (int i = 0; i < m->n; i++)
     if (m->live[i]) m->heap[m->hn++] = i;
-  for (int pos = m->hn / 2 - 1; pos >= 0; pos--) sift_down(m, pos);
+  for (int pos = m->hn / 2 - 1; pos >= 0; pos--)
+    sift_down(m, pos);
   m->current = m->hn ? m->heap[0] : -1;
 }
 

@@ -20,7 +20,10 @@ int st_buf_reserve_slow(st_buf *b, size_t extra) {
   size_t cap = b->cap ? b->cap : 64;
   while (cap < need) {
     size_t next = cap * 2;
-    if (next < cap) { cap = need; break; }
+    if (next < cap) {
+      cap = need;
+      break;
+    }
     cap = next;
   }
   char *p = realloc(b->data, cap);

@@ -81,8 +81,6 @@ static inline int st_buf_put_length_prefixed(st_buf *b, st_slice s) {
   return st_buf_append(b, s.data, s.size);
 }
 
-static inline st_slice st_buf_slice(const st_buf *b) {
-  return st_slice_make(b->data, b->size);
-}
+static inline st_slice st_buf_slice(const st_buf *b) { return st_slice_make(b->data, b->size); }
 
 #endif

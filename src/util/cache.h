@@ -33,8 +33,8 @@ void st_cache_free(st_cache *c);
 /* Inserts key -> value, replacing any entry with that key, and returns a
  * handle on the new entry that the caller must release. NULL only when out
  * of memory (then the deleter has been called on value). */
-st_cache_handle *st_cache_insert(st_cache *c, st_slice key, void *value,
-                                 size_t charge, st_cache_deleter deleter);
+st_cache_handle *st_cache_insert(st_cache *c, st_slice key, void *value, size_t charge,
+                                 st_cache_deleter deleter);
 /* A handle on key's entry (caller releases it), or NULL. */
 st_cache_handle *st_cache_lookup(st_cache *c, st_slice key);
 void st_cache_release(st_cache *c, st_cache_handle *h);

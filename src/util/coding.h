@@ -24,7 +24,10 @@ static inline void st_put_fixed32(char *dst, uint32_t v) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   memcpy(dst, &v, 4);
 #else
-  dst[0] = (char)v; dst[1] = (char)(v >> 8); dst[2] = (char)(v >> 16); dst[3] = (char)(v >> 24);
+  dst[0] = (char)v;
+  dst[1] = (char)(v >> 8);
+  dst[2] = (char)(v >> 16);
+  dst[3] = (char)(v >> 24);
 #endif
 }
 
@@ -32,7 +35,8 @@ static inline void st_put_fixed64(char *dst, uint64_t v) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   memcpy(dst, &v, 8);
 #else
-  for (int i = 0; i < 8; i++) dst[i] = (char)(v >> (8 * i));
+  for (int i = 0; i < 8; i++)
+    dst[i] = (char)(v >> (8 * i));
 #endif
 }
 
@@ -90,8 +94,7 @@ static inline int st_varint_length(uint64_t v) {
 
 const char *st_get_varint32_slow(const char *p, const char *limit, uint32_t *v);
 
-static inline const char *st_get_varint32(const char *p, const char *limit,
-                                          uint32_t *v) {
+static inline const char *st_get_varint32(const char *p, const char *limit, uint32_t *v) {
   if (ST_LIKELY(p < limit)) {
     uint32_t r = *(const unsigned char *)p;
     if (ST_LIKELY((r & 128) == 0)) {
@@ -105,9 +108,7 @@ static inline const char *st_get_varint32(const char *p, const char *limit,
 const char *st_get_varint64(const char *p, const char *limit, uint64_t *v);
 
 /* Reads a varint32-length-prefixed slice. */
-static inline const char *st_get_length_prefixed(const char *p,
-                                                 const char *limit,
-                                                 st_slice *out) {
+static inline const char *st_get_length_prefixed(const char *p, const char *limit, st_slice *out) {
   uint32_t len;
   p = st_get_varint32(p, limit, &len);
   if (p == NULL || (size_t)(limit - p) < len) return NULL;

@@ -9,8 +9,7 @@
 const st_comparator st_bytewise_comparator = {
     "leveldb.BytewiseComparator", 1, NULL, NULL, NULL, NULL};
 
-void st_cmp_shortest_separator(const st_comparator *c, st_buf *start,
-                               st_slice limit) {
+void st_cmp_shortest_separator(const st_comparator *c, st_buf *start, st_slice limit) {
   if (!c->bytewise) {
     if (c->shortest_separator) c->shortest_separator(c->state, start, limit.data, limit.size);
     return;
@@ -19,7 +18,8 @@ void st_cmp_shortest_separator(const st_comparator *c, st_buf *start,
    * below limit, cut start just after it. */
   size_t min = start->size < limit.size ? start->size : limit.size;
   size_t i = 0;
-  while (i < min && start->data[i] == limit.data[i]) i++;
+  while (i < min && start->data[i] == limit.data[i])
+    i++;
   if (i >= min) return; /* one is a prefix of the other */
   unsigned char b = (unsigned char)start->data[i];
   if (b < 0xff && b + 1 < (unsigned char)limit.data[i]) {
@@ -44,8 +44,8 @@ void st_cmp_short_successor(const st_comparator *c, st_buf *key) {
 }
 
 int strata_comparator_create(const char *name, void *state,
-                             int (*compare)(void *state, const char *a, size_t alen,
-                                            const char *b, size_t blen),
+                             int (*compare)(void *state, const char *a, size_t alen, const char *b,
+                                            size_t blen),
                              void (*destructor)(void *state), strata_comparator **out) {
   if (!out) return st_err(STRATA_EMISUSE, "strata_comparator_create: NULL out");
   *out = NULL;

@@ -17,12 +17,10 @@ typedef struct st_comparator {
   const char *name; /* stored in the MANIFEST; must not change for a db */
   int bytewise;     /* 1: memcmp order, the callbacks below are unused */
   void *state;
-  int (*compare)(void *state, const char *a, size_t alen, const char *b,
-                 size_t blen);
+  int (*compare)(void *state, const char *a, size_t alen, const char *b, size_t blen);
   /* Optional (NULL = leave unchanged): shorten *start to a key in
    * [*start, limit); shorten *key to a key >= *key. */
-  void (*shortest_separator)(void *state, st_buf *start, const char *limit,
-                             size_t limit_len);
+  void (*shortest_separator)(void *state, st_buf *start, const char *limit, size_t limit_len);
   void (*short_successor)(void *state, st_buf *key);
 } st_comparator;
 
@@ -48,8 +46,7 @@ static inline int st_ucmp(const st_comparator *c, st_slice a, st_slice b) {
 
 /* If possible, changes *start (a user key) to a shorter key k with
  * *start <= k < limit. Used for index-block separators. */
-void st_cmp_shortest_separator(const st_comparator *c, st_buf *start,
-                               st_slice limit);
+void st_cmp_shortest_separator(const st_comparator *c, st_buf *start, st_slice limit);
 /* If possible, changes *key to a shorter key k >= *key. */
 void st_cmp_short_successor(const st_comparator *c, st_buf *key);
 

@@ -30,8 +30,7 @@ int st_err_v(int code, const char *fmt, va_list ap) {
   int n = snprintf(errbuf, sizeof errbuf, "%s: ", strata_strerror(code));
   if (n < 0 || (size_t)n >= sizeof errbuf) return code;
   int m = vsnprintf(errbuf + n, sizeof errbuf - (size_t)n, fmt, ap);
-  if (m >= 0 && (size_t)(n + m) >= sizeof errbuf)
-    memcpy(errbuf + sizeof errbuf - 4, "...", 4);
+  if (m >= 0 && (size_t)(n + m) >= sizeof errbuf) memcpy(errbuf + sizeof errbuf - 4, "...", 4);
   return code;
 }
 

@@ -26,9 +26,7 @@ enum { ST_TYPE_DELETION = 0, ST_TYPE_VALUE = 1 };
 #define ST_TYPE_FOR_SEEK ST_TYPE_VALUE /* highest type: seeks sort first */
 #define ST_MAX_SEQUENCE ((((uint64_t)1) << 56) - 1)
 
-static inline uint64_t st_pack_tag(uint64_t seq, int type) {
-  return (seq << 8) | (uint64_t)type;
-}
+static inline uint64_t st_pack_tag(uint64_t seq, int type) { return (seq << 8) | (uint64_t)type; }
 
 /* The user-key part of an internal key (size >= 8 is the caller's duty). */
 static inline st_slice st_ikey_user(st_slice ikey) {
@@ -66,8 +64,7 @@ static inline int st_icmp(const st_comparator *ucmp, st_slice a, st_slice b) {
 }
 
 /* Appends user_key + tag to b. */
-static inline int st_ikey_append(st_buf *b, st_slice user_key, uint64_t seq,
-                                 int type) {
+static inline int st_ikey_append(st_buf *b, st_slice user_key, uint64_t seq, int type) {
   if (st_buf_reserve(b, user_key.size + 8)) return STRATA_ENOMEM;
   st_buf_append(b, user_key.data, user_key.size);
   return st_buf_put_fixed64(b, st_pack_tag(seq, type));

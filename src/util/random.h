@@ -26,13 +26,9 @@ static inline uint32_t st_random_next(st_random *r) {
 }
 
 /* Uniform in [0, n-1]; n > 0. */
-static inline uint32_t st_random_uniform(st_random *r, uint32_t n) {
-  return st_random_next(r) % n;
-}
+static inline uint32_t st_random_uniform(st_random *r, uint32_t n) { return st_random_next(r) % n; }
 
 /* True about once in n calls. */
-static inline int st_random_one_in(st_random *r, uint32_t n) {
-  return st_random_next(r) % n == 0;
-}
+static inline int st_random_one_in(st_random *r, uint32_t n) { return st_random_next(r) % n == 0; }
 
 #endif

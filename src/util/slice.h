@@ -22,9 +22,7 @@ static inline st_slice st_slice_make(const void *data, size_t size) {
   return s;
 }
 
-static inline st_slice st_slice_cstr(const char *s) {
-  return st_slice_make(s, strlen(s));
-}
+static inline st_slice st_slice_cstr(const char *s) { return st_slice_make(s, strlen(s)); }
 
 /* <0, 0, >0 as memcmp, shorter first when one is a prefix of the other.
  * Keys of up to 32 bytes -- the common case, and every key comparison of a

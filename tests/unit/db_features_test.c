@@ -52,9 +52,8 @@ static void test_reverse_comparator(void **state) {
   (void)state;
   strata_comparator *cmp = NULL;
   destroyed = 0;
-  assert_int_equal(strata_comparator_create("test.Reverse", &destroyed, reverse_cmp, count_destroy,
-                                            &cmp),
-                   0);
+  assert_int_equal(
+      strata_comparator_create("test.Reverse", &destroyed, reverse_cmp, count_destroy, &cmp), 0);
   strata_options o;
   strata_options_init(&o);
   o.create_if_missing = 1;

@@ -159,7 +159,8 @@ static void test_snapshot(void **state) {
   strata_iter *it;
   assert_int_equal(strata_iter_create(db, &ro, &it), 0);
   int n = 0;
-  for (strata_iter_seek_to_first(it); strata_iter_valid(it); strata_iter_next(it)) n++;
+  for (strata_iter_seek_to_first(it); strata_iter_valid(it); strata_iter_next(it))
+    n++;
   assert_int_equal(n, 1);
   strata_iter_destroy(it);
   strata_snapshot_release(db, snap);
@@ -194,7 +195,8 @@ static void test_many_keys(void **state) {
       snprintf(k, sizeof k, "key%08d", i);
       int rc = strata_get(db, NULL, k, strlen(k), &b);
       if (i % 3 == 0) {
-        if (rc != STRATA_ENOTFOUND) fail_msg("round %d: %s should be deleted (rc %d)", round, k, rc);
+        if (rc != STRATA_ENOTFOUND)
+          fail_msg("round %d: %s should be deleted (rc %d)", round, k, rc);
       } else {
         if (rc) fail_msg("round %d: %s: %s", round, k, strata_errmsg());
         char prefix[64];
@@ -260,7 +262,8 @@ static void test_large_values(void **state) {
   strata_db *db = open_db(0);
   size_t n = 1 << 20;
   char *big = malloc(n);
-  for (size_t i = 0; i < n; i++) big[i] = (char)(i * 31 + (i >> 9));
+  for (size_t i = 0; i < n; i++)
+    big[i] = (char)(i * 31 + (i >> 9));
   big[5] = 0;
   assert_int_equal(strata_put(db, NULL, "big\0key", 7, big, n), 0);
   strata_buf b = STRATA_BUF_INIT;
