@@ -281,12 +281,95 @@ static void test_logger_cache_env(void **state) {
   strata_logger_destroy(lg);
 }
 
+/* --- a failed sync is sticky ------------------------------------------ */
+
+typedef struct faulty_file {
+  strata_wfile base;
+  strata_wfile *inner;
+} faulty_file;
+
+static int fail_syncs; /* while set, every sync of a file fails */
+
+static int ff_append(strata_wfile *f, const char *d, size_t n) {
+  faulty_file *ff = (faulty_file *)f;
+  return ff->inner->append(ff->inner, d, n);
+}
+static int ff_flush(strata_wfile *f) {
+  faulty_file *ff = (faulty_file *)f;
+  return ff->inner->flush(ff->inner);
+}
+static int ff_sync(strata_wfile *f) {
+  faulty_file *ff = (faulty_file *)f;
+  if (fail_syncs) return strata_error_set(STRATA_EIO, "injected fdatasync failure");
+  return ff->inner->sync(ff->inner);
+}
+static int ff_close(strata_wfile *f) {
+  faulty_file *ff = (faulty_file *)f;
+  int rc = ff->inner->close(ff->inner);
+  free(ff);
+  return rc;
+}
+static int faulty_new_wfile(strata_env *env, const char *path, strata_wfile **out) {
+  (void)env;
+  strata_env *base = strata_env_default();
+  strata_wfile *inner = NULL;
+  int rc = base->new_wfile(base, path, &inner);
+  if (rc) return rc;
+  faulty_file *ff = malloc(sizeof *ff);
+  ff->base.append = ff_append;
+  ff->base.flush = ff_flush;
+  ff->base.sync = ff_sync;
+  ff->base.close = ff_close;
+  ff->inner = inner;
+  *out = &ff->base;
+  return 0;
+}
+
+static void test_failed_sync_is_sticky(void **state) {
+  (void)state;
+  strata_env env = *strata_env_default();
+  env.new_wfile = faulty_new_wfile;
+  strata_options o;
+  strata_options_init(&o);
+  o.create_if_missing = 1;
+  o.env = &env;
+  strata_db *db = NULL;
+  fail_syncs = 0;
+  assert_int_equal(strata_open(dbpath, &o, &db), 0);
+  strata_write_options wo;
+  strata_write_options_init(&wo);
+  wo.sync = 1;
+  assert_int_equal(strata_put(db, &wo, "before", 6, "1", 1), 0);
+  fail_syncs = 1;
+  assert_int_equal(strata_put(db, &wo, "failed", 6, "2", 1), STRATA_EIO);
+  assert_non_null(strstr(strata_errmsg(), "injected"));
+  fail_syncs = 0;
+  /* The failure is permanent for this handle: no later write is reported
+   * as done, sync or not, even though the disk works again. */
+  assert_int_equal(strata_put(db, NULL, "after", 5, "3", 1), STRATA_EIO);
+  assert_int_equal(strata_put(db, &wo, "after", 5, "3", 1), STRATA_EIO);
+  assert_int_equal(strata_delete(db, NULL, "before", 6), STRATA_EIO);
+  /* Reads still work. */
+  strata_buf v = STRATA_BUF_INIT;
+  assert_int_equal(strata_get(db, NULL, "before", 6, &v), 0);
+  strata_close(db);
+  /* A new handle recovers from the log: what was acknowledged is there,
+   * and nothing refused after the failure is. */
+  assert_int_equal(strata_open(dbpath, &o, &db), 0);
+  assert_int_equal(strata_get(db, NULL, "before", 6, &v), 0);
+  assert_int_equal(strata_get(db, NULL, "after", 5, &v), STRATA_ENOTFOUND);
+  assert_int_equal(strata_put(db, &wo, "after", 5, "3", 1), 0);
+  strata_buf_free(&v);
+  strata_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_reverse_comparator, setup, teardown),
       cmocka_unit_test_setup_teardown(test_post_write_snapshot, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reuse_logs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_logger_cache_env, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
