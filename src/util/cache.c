@@ -52,8 +52,11 @@ struct st_cache_handle {
 
 typedef st_cache_handle entry;
 
+/* Each shard on cache lines of its own: threads hitting different shards
+ * must not bounce a line between them (a shard's mutex would otherwise
+ * share a line with its neighbour's). */
 typedef struct shard {
-  pthread_mutex_t mu;
+  _Alignas(64) pthread_mutex_t mu;
   size_t capacity;
   size_t usage; /* sum of charges of entries in_cache */
   lnode lru;    /* list heads: lru.next is the oldest */
@@ -225,8 +228,11 @@ static uint32_t hash_key(st_slice key) { return st_hash(key.data, key.size, 0); 
 /* ------------------------------------------------------------------------ */
 
 st_cache *st_cache_new(size_t capacity) {
-  st_cache *c = calloc(1, sizeof *c);
+  /* aligned_alloc honours the shards' 64-byte alignment; malloc would not. */
+  size_t size = (sizeof(st_cache) + 63) & ~(size_t)63;
+  st_cache *c = aligned_alloc(64, size);
   if (!c) return NULL;
+  memset(c, 0, size);
   /* Round up so the shards together hold at least capacity. */
   size_t per = capacity / NUM_SHARDS + (capacity % NUM_SHARDS != 0);
   int i;
