@@ -11,6 +11,10 @@
  * caller holds a reference on, and st_vset_log_and_apply(), which releases
  * the mutex while it writes the MANIFEST (only one thread -- the background
  * thread, or open -- may call it at a time).
+ *
+ * Implemented in three files: version_set.c (versions, builder, MANIFEST),
+ * compaction.c (what to compact, overlap queries), version_read.c (point
+ * lookups, iterators, approximate offsets).
  */
 #ifndef ST_VERSION_SET_H
 #define ST_VERSION_SET_H
