@@ -234,16 +234,23 @@ static void settle_named(checker *c) {
   }
 }
 
+/* Opens path to read it from the start. A file that cannot be opened is a
+ * problem reported here (then *file is NULL and 0 is returned); only running
+ * out of memory stops the check. */
+static int open_seq(checker *c, const char *path, st_seqfile **file) {
+  *file = NULL;
+  int rc = c->env->new_seqfile(c->env, path, file);
+  if (rc == 0 || rc == STRATA_ENOMEM) return rc;
+  problem(c, path, 0, rc, "%s", strip_msg(st_errmsg(), path));
+  return 0;
+}
+
 static int check_manifest(checker *c, uint64_t number) {
   char *path = st_manifest_file_name(c->dbname, number);
   if (!path) return st_err(STRATA_ENOMEM, "file name");
   st_seqfile *file = NULL;
-  int rc = c->env->new_seqfile(c->env, path, &file);
-  if (rc) {
-    if (rc != STRATA_ENOMEM) {
-      problem(c, path, 0, rc, "%s", strip_msg(st_errmsg(), path));
-      rc = 0;
-    }
+  int rc = open_seq(c, path, &file);
+  if (!file) {
     free(path);
     return rc;
   }
@@ -392,13 +399,9 @@ static int check_meta_blocks(checker *c, const char *path, uint64_t file_size) {
 static int check_table(checker *c, const found_file *f) {
   char *path = path_join(c->dbname, f->name);
   if (!path) return st_err(STRATA_ENOMEM, "file name");
-  st_env *env = c->env;
   uint64_t size = 0;
-  st_rafile *file = NULL;
   st_table *tbl = NULL;
-  int rc = env->file_size(env, path, &size);
-  if (!rc) rc = env->new_rafile(env, path, &file);
-  if (!rc) rc = st_table_open(&c->topt, file, size, path, &tbl);
+  int rc = st_table_open_path(c->env, &c->topt, path, &size, &tbl);
   if (rc) {
     if (rc != STRATA_ENOMEM) {
       problem(c, path, 0, rc, "cannot open table: %s", strip_msg(st_errmsg(), path));
@@ -472,12 +475,8 @@ static int check_log(checker *c, const found_file *f) {
   char *path = path_join(c->dbname, f->name);
   if (!path) return st_err(STRATA_ENOMEM, "file name");
   st_seqfile *file = NULL;
-  int rc = c->env->new_seqfile(c->env, path, &file);
-  if (rc) {
-    if (rc != STRATA_ENOMEM) {
-      problem(c, path, 0, rc, "%s", strip_msg(st_errmsg(), path));
-      rc = 0;
-    }
+  int rc = open_seq(c, path, &file);
+  if (!file) {
     free(path);
     return rc;
   }

@@ -570,11 +570,8 @@ static int repair_table(repairer *r, const found_file *f) {
   if (!path) return st_err(STRATA_ENOMEM, "repair: file name");
   st_env *env = r->env;
   uint64_t size = 0;
-  st_rafile *file = NULL;
   st_table *t = NULL;
-  int rc = env->file_size(env, path, &size);
-  if (!rc) rc = env->new_rafile(env, path, &file);
-  if (!rc) rc = st_table_open(&r->topt, file, size, path, &t);
+  int rc = st_table_open_path(env, &r->topt, path, &size, &t);
   table_scan s = {r, path, size, {0, NULL, 0}, NULL, 0, 0, 0, ST_BUF_INIT, ST_BUF_INIT, 0, 0, 0, 0};
   int64_t bad = 0;
   if (!rc) {

@@ -88,23 +88,6 @@ typedef struct mem_env {
 
 static mem_env *env_of(st_env *env) { return (mem_env *)env->state; }
 
-static int oom(const char *what, const char *path) {
-  return st_err(STRATA_ENOMEM, "%s %s: out of memory", what, path);
-}
-
-/* The error a failed system call on path would give: ENOENT is NotFound. */
-static int sys_err(const char *what, const char *path, int errnum) {
-  if (errnum == ENOENT) return st_err(STRATA_ENOTFOUND, "%s %s: %s", what, path, strerror(errnum));
-  return st_err_io(what, path, errnum);
-}
-
-/* Opening a file to read it: LevelDB's "NotFound: <path>: ..." wording,
- * exactly as env_posix.c words it. */
-static int open_read_err(const char *path, int errnum) {
-  if (errnum == ENOENT) return st_err(STRATA_ENOTFOUND, "%s: %s", path, strerror(errnum));
-  return st_err_io("open", path, errnum);
-}
-
 static int rename_err(const char *from, const char *to, int errnum) {
   if (errnum == ENOENT)
     return st_err(STRATA_ENOTFOUND, "rename %s to %s: %s", from, to, strerror(errnum));
@@ -303,14 +286,14 @@ static void seq_close(st_seqfile *f) {
 static int open_for_read(mem_env *m, const char *path, mem_file **out) {
   *out = NULL;
   char *key = norm_path(path);
-  if (!key) return oom("open", path);
+  if (!key) return st_err_oom("open", path);
   int rc = 0;
   pthread_mutex_lock(&m->mu);
   mem_node *nd = find(m, key);
   if (!nd)
-    rc = open_read_err(path, missing_errno(m, key));
+    rc = st_err_open_read(path, missing_errno(m, key));
   else if (!nd->file)
-    rc = open_read_err(path, EISDIR);
+    rc = st_err_open_read(path, EISDIR);
   else {
     nd->file->refs++;
     *out = nd->file;
@@ -324,7 +307,7 @@ static int mem_new_seqfile(st_env *env, const char *path, st_seqfile **out) {
   mem_env *m = env_of(env);
   *out = NULL;
   mem_seqfile *s = malloc(sizeof *s);
-  if (!s) return oom("open", path);
+  if (!s) return st_err_oom("open", path);
   int rc = open_for_read(m, path, &s->file);
   if (rc) {
     free(s);
@@ -378,7 +361,7 @@ static int mem_new_rafile(st_env *env, const char *path, st_rafile **out) {
   mem_env *m = env_of(env);
   *out = NULL;
   mem_rafile *r = malloc(sizeof *r);
-  if (!r) return oom("open", path);
+  if (!r) return st_err_oom("open", path);
   int rc = open_for_read(m, path, &r->file);
   if (rc) {
     free(r);
@@ -437,7 +420,7 @@ static int wfile_append(st_wfile *f, const char *data, size_t n) {
     /* Part of a record may be missing from what follows: refuse all later
      * writes, like the POSIX env after a failed write. */
     w->failed = 1;
-    st_error_capture(&w->err, oom("write", w->path));
+    st_error_capture(&w->err, st_err_oom("write", w->path));
   }
   return rc;
 }
@@ -473,13 +456,13 @@ static int open_for_write(st_env *env, const char *path, int truncate, st_wfile 
     free(w);
     free(key);
     free(fresh);
-    return oom("open", path);
+    return st_err_oom("open", path);
   }
   int rc = 0;
   pthread_mutex_lock(&m->mu);
   mem_node *nd = find(m, key);
   if (nd && !nd->file) {
-    rc = sys_err("open", path, EISDIR);
+    rc = st_err_sys("open", path, EISDIR);
   } else if (nd) {
     if (truncate) {
       /* Readers still holding the file see it emptied, as after O_TRUNC. */
@@ -490,9 +473,9 @@ static int open_for_write(st_env *env, const char *path, int truncate, st_wfile 
   } else {
     int e = parent_errno(m, key);
     if (e) {
-      rc = sys_err("open", path, e);
+      rc = st_err_sys("open", path, e);
     } else if (!(nd = node_new(key, strlen(key), fresh))) {
-      rc = oom("open", path);
+      rc = st_err_oom("open", path);
     } else {
       fresh->refs = 1; /* the name's */
       fresh = NULL;
@@ -558,15 +541,15 @@ static int mem_children(st_env *env, const char *dir, char ***names, size_t *n) 
   *names = NULL;
   *n = 0;
   char *key = norm_path(dir);
-  if (!key) return oom("opendir", dir);
+  if (!key) return st_err_oom("opendir", dir);
   size_t dlen = strlen(key);
   char **list = NULL;
   size_t cnt = 0, cap = 0;
   int rc = 0;
   pthread_mutex_lock(&m->mu);
   mem_node *d = find(m, key);
-  if (!d) rc = sys_err("opendir", dir, missing_errno(m, key));
-  if (d && d->file) rc = sys_err("opendir", dir, ENOTDIR);
+  if (!d) rc = st_err_sys("opendir", dir, missing_errno(m, key));
+  if (d && d->file) rc = st_err_sys("opendir", dir, ENOTDIR);
   for (size_t i = 0; i < m->nbuckets && rc == 0; i++) {
     for (mem_node *nd = m->buckets[i]; nd && rc == 0; nd = nd->next) {
       const char *name = child_name(key, dlen, nd->path);
@@ -575,14 +558,14 @@ static int mem_children(st_env *env, const char *dir, char ***names, size_t *n) 
         size_t ncap = cap ? cap * 2 : 16;
         char **nl = realloc(list, ncap * sizeof *nl);
         if (!nl) {
-          rc = oom("readdir", dir);
+          rc = st_err_oom("readdir", dir);
           break;
         }
         list = nl;
         cap = ncap;
       }
       if (!(list[cnt] = strdup(name))) {
-        rc = oom("readdir", dir);
+        rc = st_err_oom("readdir", dir);
         break;
       }
       cnt++;
@@ -602,14 +585,14 @@ static int mem_children(st_env *env, const char *dir, char ***names, size_t *n) 
 static int mem_remove_file(st_env *env, const char *path) {
   mem_env *m = env_of(env);
   char *key = norm_path(path);
-  if (!key) return oom("unlink", path);
+  if (!key) return st_err_oom("unlink", path);
   int rc = 0;
   pthread_mutex_lock(&m->mu);
   mem_node *nd = find(m, key);
   if (!nd) {
-    rc = sys_err("unlink", path, missing_errno(m, key));
+    rc = st_err_sys("unlink", path, missing_errno(m, key));
   } else if (!nd->file) {
-    rc = sys_err("unlink", path, EISDIR); /* Linux's answer for a directory */
+    rc = st_err_sys("unlink", path, EISDIR); /* Linux's answer for a directory */
   } else {
     node_unlink(m, nd);
     file_unref(nd->file); /* open file objects keep the bytes */
@@ -623,14 +606,14 @@ static int mem_remove_file(st_env *env, const char *path) {
 static int mem_create_dir(st_env *env, const char *path) {
   mem_env *m = env_of(env);
   char *key = norm_path(path);
-  if (!key) return oom("mkdir", path);
+  if (!key) return st_err_oom("mkdir", path);
   int rc = 0;
   pthread_mutex_lock(&m->mu);
   mem_node *nd = find(m, key);
   if (nd) {
     if (nd->file) rc = st_err(STRATA_EINVAL, "%s exists and is not a directory", path);
   } else if (!*key) {
-    rc = sys_err("mkdir", path, ENOENT);
+    rc = st_err_sys("mkdir", path, ENOENT);
   } else {
     /* Every ancestor, then key itself (len == strlen(key) on the last
      * round). A relative key's first component has no ancestor; "/" is
@@ -640,10 +623,10 @@ static int mem_create_dir(st_env *env, const char *path) {
       if (len < klen && key[len] != '/') continue;
       mem_node *a = find_n(m, key, len);
       if (a && a->file) {
-        rc = sys_err("mkdir", path, ENOTDIR);
+        rc = st_err_sys("mkdir", path, ENOTDIR);
       } else if (!a) {
         if (!(a = node_new(key, len, NULL)))
-          rc = oom("mkdir", path);
+          rc = st_err_oom("mkdir", path);
         else
           node_link(m, a);
       }
@@ -657,18 +640,18 @@ static int mem_create_dir(st_env *env, const char *path) {
 static int mem_remove_dir(st_env *env, const char *path) {
   mem_env *m = env_of(env);
   char *key = norm_path(path);
-  if (!key) return oom("rmdir", path);
+  if (!key) return st_err_oom("rmdir", path);
   int rc = 0;
   pthread_mutex_lock(&m->mu);
   mem_node *nd = find(m, key);
   if (!nd)
-    rc = sys_err("rmdir", path, missing_errno(m, key));
+    rc = st_err_sys("rmdir", path, missing_errno(m, key));
   else if (nd->file)
-    rc = sys_err("rmdir", path, ENOTDIR);
+    rc = st_err_sys("rmdir", path, ENOTDIR);
   else if (strcmp(key, "/") == 0)
-    rc = sys_err("rmdir", path, EBUSY);
+    rc = st_err_sys("rmdir", path, EBUSY);
   else if (has_children(m, key))
-    rc = sys_err("rmdir", path, ENOTEMPTY);
+    rc = st_err_sys("rmdir", path, ENOTEMPTY);
   else {
     node_unlink(m, nd);
     free(nd);
@@ -682,12 +665,12 @@ static int mem_file_size(st_env *env, const char *path, uint64_t *size) {
   mem_env *m = env_of(env);
   *size = 0;
   char *key = norm_path(path);
-  if (!key) return oom("stat", path);
+  if (!key) return st_err_oom("stat", path);
   int rc = 0;
   pthread_mutex_lock(&m->mu);
   mem_node *nd = find(m, key);
   if (!nd)
-    rc = sys_err("stat", path, missing_errno(m, key));
+    rc = st_err_sys("stat", path, missing_errno(m, key));
   else if (nd->file)
     *size = nd->file->size;
   pthread_mutex_unlock(&m->mu);
@@ -814,14 +797,14 @@ static int mem_rename(st_env *env, const char *from, const char *to) {
 static int mem_sync_dir(st_env *env, const char *dir) {
   mem_env *m = env_of(env);
   char *key = norm_path(dir);
-  if (!key) return oom("open", dir);
+  if (!key) return st_err_oom("open", dir);
   int rc = 0;
   pthread_mutex_lock(&m->mu);
   mem_node *nd = find(m, key);
   if (!nd)
-    rc = sys_err("open", dir, missing_errno(m, key));
+    rc = st_err_sys("open", dir, missing_errno(m, key));
   else if (nd->file)
-    rc = sys_err("open", dir, ENOTDIR);
+    rc = st_err_sys("open", dir, ENOTDIR);
   pthread_mutex_unlock(&m->mu);
   free(key);
   return rc;
@@ -842,7 +825,7 @@ static int mem_lock_file(st_env *env, const char *path, st_filelock **out) {
     free(key);
     free(l);
     free(fresh);
-    return oom("lock", path);
+    return st_err_oom("lock", path);
   }
   memcpy(l->path, key, klen + 1);
   int rc = 0;
@@ -852,14 +835,14 @@ static int mem_lock_file(st_env *env, const char *path, st_filelock **out) {
       rc = st_err(STRATA_EBUSY, "lock %s: already held by another handle in this process", path);
   }
   mem_node *nd = rc ? NULL : find(m, key);
-  if (rc == 0 && nd && !nd->file) rc = sys_err("lock", path, EISDIR);
+  if (rc == 0 && nd && !nd->file) rc = st_err_sys("lock", path, EISDIR);
   if (rc == 0 && !nd) {
     /* Like open(O_CREAT): the lock file is made if missing. */
     int e = parent_errno(m, key);
     if (e) {
-      rc = sys_err("lock", path, e);
+      rc = st_err_sys("lock", path, e);
     } else if (!(nd = node_new(key, klen, fresh))) {
-      rc = oom("lock", path);
+      rc = st_err_oom("lock", path);
     } else {
       fresh->refs = 1;
       fresh = NULL;

@@ -48,23 +48,6 @@ static char *dup_str(const char *s) {
   return p;
 }
 
-static int oom(const char *what, const char *path) {
-  return st_err(STRATA_ENOMEM, "%s %s: out of memory", what, path);
-}
-
-/* The error of a failed system call on path. ENOENT is NotFound. */
-static int sys_err(const char *what, const char *path, int errnum) {
-  if (errnum == ENOENT) return st_err(STRATA_ENOTFOUND, "%s %s: %s", what, path, strerror(errnum));
-  return st_err_io(what, path, errnum);
-}
-
-/* Opening a file to read it: a missing file reads "NotFound: <path>: ...",
- * LevelDB's wording, which callers and users match on. */
-static int open_read_err(const char *path, int errnum) {
-  if (errnum == ENOENT) return st_err(STRATA_ENOTFOUND, "%s: %s", path, strerror(errnum));
-  return st_err_io("open", path, errnum);
-}
-
 static int open_cloexec(const char *path, int flags, mode_t mode) {
   int fd;
   do {
@@ -125,12 +108,12 @@ static int posix_new_seqfile(st_env *env, const char *path, st_seqfile **out) {
   *out = NULL;
   size_t plen = strlen(path) + 1;
   posix_seqfile *s = malloc(sizeof *s + plen);
-  if (!s) return oom("open", path);
+  if (!s) return st_err_oom("open", path);
   int fd = open_cloexec(path, O_RDONLY, 0);
   if (fd < 0) {
     int e = errno;
     free(s);
-    return open_read_err(path, e);
+    return st_err_open_read(path, e);
   }
   s->base.read = seq_read;
   s->base.skip_bytes = seq_skip;
@@ -229,7 +212,7 @@ static int posix_new_rafile(st_env *env, const char *path, st_rafile **out) {
   (void)env;
   *out = NULL;
   int fd = open_cloexec(path, O_RDONLY, 0);
-  if (fd < 0) return open_read_err(path, errno);
+  if (fd < 0) return st_err_open_read(path, errno);
 
   struct stat st;
   if (fstat(fd, &st) < 0) {
@@ -248,7 +231,7 @@ static int posix_new_rafile(st_env *env, const char *path, st_rafile **out) {
         munmap(map, len);
         give_mmap_slot();
         close(fd);
-        return oom("open", path);
+        return st_err_oom("open", path);
       }
       /* The mapping keeps the file alive; the fd is not needed. */
       close(fd);
@@ -267,7 +250,7 @@ static int posix_new_rafile(st_env *env, const char *path, st_rafile **out) {
   pread_rafile *p = malloc(sizeof *p + plen);
   if (!p) {
     close(fd);
-    return oom("open", path);
+    return st_err_oom("open", path);
   }
   p->base.read = pread_read;
   p->base.close = pread_close;
@@ -410,18 +393,18 @@ static int wfile_close(st_wfile *f) {
 static int new_wfile_flags(const char *path, int flags, st_wfile **out) {
   *out = NULL;
   posix_wfile *w = malloc(sizeof *w);
-  if (!w) return oom("open", path);
+  if (!w) return st_err_oom("open", path);
   w->path = dup_str(path);
   if (!w->path) {
     free(w);
-    return oom("open", path);
+    return st_err_oom("open", path);
   }
   int fd = open_cloexec(path, flags, 0644);
   if (fd < 0) {
     int e = errno;
     free(w->path);
     free(w);
-    return sys_err("open", path, e);
+    return st_err_sys("open", path, e);
   }
   w->base.append = wfile_append;
   w->base.flush = wfile_flush;
@@ -470,12 +453,12 @@ static int posix_children(st_env *env, const char *dir, char ***names, size_t *n
   /* open() + fdopendir() rather than opendir() so close-on-exec is ours to
    * set, not the C library's choice. */
   int fd = open_cloexec(dir, O_RDONLY | O_DIRECTORY, 0);
-  if (fd < 0) return sys_err("opendir", dir, errno);
+  if (fd < 0) return st_err_sys("opendir", dir, errno);
   DIR *d = fdopendir(fd);
   if (!d) {
     int e = errno;
     close(fd);
-    return sys_err("opendir", dir, e);
+    return st_err_sys("opendir", dir, e);
   }
   char **list = NULL;
   size_t cnt = 0, cap = 0;
@@ -493,14 +476,14 @@ static int posix_children(st_env *env, const char *dir, char ***names, size_t *n
       size_t ncap = cap ? cap * 2 : 16;
       char **nl = realloc(list, ncap * sizeof *nl);
       if (!nl) {
-        rc = oom("readdir", dir);
+        rc = st_err_oom("readdir", dir);
         break;
       }
       list = nl;
       cap = ncap;
     }
     if (!(list[cnt] = dup_str(nm))) {
-      rc = oom("readdir", dir);
+      rc = st_err_oom("readdir", dir);
       break;
     }
     cnt++;
@@ -517,7 +500,7 @@ static int posix_children(st_env *env, const char *dir, char ***names, size_t *n
 
 static int posix_remove_file(st_env *env, const char *path) {
   (void)env;
-  if (unlink(path) < 0) return sys_err("unlink", path, errno);
+  if (unlink(path) < 0) return st_err_sys("unlink", path, errno);
   return 0;
 }
 
@@ -530,12 +513,12 @@ static int posix_create_dir(st_env *env, const char *path) {
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
     return st_err(STRATA_EINVAL, "%s exists and is not a directory", path);
   }
-  return sys_err("mkdir", path, e);
+  return st_err_sys("mkdir", path, e);
 }
 
 static int posix_remove_dir(st_env *env, const char *path) {
   (void)env;
-  if (rmdir(path) < 0) return sys_err("rmdir", path, errno);
+  if (rmdir(path) < 0) return st_err_sys("rmdir", path, errno);
   return 0;
 }
 
@@ -544,7 +527,7 @@ static int posix_file_size(st_env *env, const char *path, uint64_t *size) {
   struct stat st;
   if (stat(path, &st) < 0) {
     *size = 0;
-    return sys_err("stat", path, errno);
+    return st_err_sys("stat", path, errno);
   }
   *size = (uint64_t)st.st_size;
   return 0;
@@ -564,7 +547,7 @@ static int posix_rename(st_env *env, const char *from, const char *to) {
 static int posix_sync_dir(st_env *env, const char *dir) {
   (void)env;
   int fd = open_cloexec(dir, O_RDONLY | O_DIRECTORY, 0);
-  if (fd < 0) return sys_err("open", dir, errno);
+  if (fd < 0) return st_err_sys("open", dir, errno);
   int r;
   do {
     r = fsync(fd);
@@ -618,14 +601,14 @@ static int posix_lock_file(st_env *env, const char *path, st_filelock **out) {
   *out = NULL;
   size_t plen = strlen(path) + 1;
   st_filelock *l = malloc(sizeof *l + plen);
-  if (!l) return oom("lock", path);
+  if (!l) return st_err_oom("lock", path);
   memcpy(l->path, path, plen);
   l->next_classic = NULL;
   int fd = open_cloexec(path, O_RDWR | O_CREAT, 0644);
   if (fd < 0) {
     int e = errno;
     free(l);
-    return sys_err("lock", path, e);
+    return st_err_sys("lock", path, e);
   }
   l->fd = fd;
 

@@ -465,3 +465,15 @@ int64_t st_table_scan(st_table *t, void *arg, int (*entry)(void *arg, st_slice k
   st_buf_free(&cur);
   return stop ? stop : bad;
 }
+
+int st_table_open_path(st_env *env, const st_table_options *opt, const char *path,
+                       uint64_t *size_out, st_table **out) {
+  uint64_t size = 0;
+  st_rafile *file = NULL;
+  *out = NULL;
+  int rc = env->file_size(env, path, &size);
+  if (size_out) *size_out = size;
+  if (!rc) rc = env->new_rafile(env, path, &file);
+  if (!rc) rc = st_table_open(opt, file, size, path, out);
+  return rc;
+}

@@ -30,6 +30,13 @@ typedef struct st_table st_table;
 int st_table_open(const st_table_options *opt, st_rafile *file, uint64_t file_size,
                   const char *path, st_table **out);
 
+/* st_table_open on the file at path, opened through env with its current
+ * size; for tools that read a table file by name (check, repair). On
+ * failure *size_out (may be NULL) still receives the size if it was read.
+ * Errors as st_table_open, plus those of env's file_size and new_rafile. */
+int st_table_open_path(st_env *env, const st_table_options *opt, const char *path,
+                       uint64_t *size_out, st_table **out);
+
 /* Closes the file and frees t. NULL is a no-op. */
 void st_table_close(st_table *t);
 

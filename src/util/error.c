@@ -55,6 +55,20 @@ int st_err_io(const char *what, const char *path, int errnum) {
   return st_err(STRATA_EIO, "%s %s: %s", what, path, strerror(errnum));
 }
 
+int st_err_oom(const char *what, const char *path) {
+  return st_err(STRATA_ENOMEM, "%s %s: out of memory", what, path);
+}
+
+int st_err_sys(const char *what, const char *path, int errnum) {
+  if (errnum == ENOENT) return st_err(STRATA_ENOTFOUND, "%s %s: %s", what, path, strerror(errnum));
+  return st_err_io(what, path, errnum);
+}
+
+int st_err_open_read(const char *path, int errnum) {
+  if (errnum == ENOENT) return st_err(STRATA_ENOTFOUND, "%s: %s", path, strerror(errnum));
+  return st_err_io("open", path, errnum);
+}
+
 int st_err_restore(int code, const char *msg) {
   snprintf(errbuf, sizeof errbuf, "%s", msg);
   return code;

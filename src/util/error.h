@@ -39,6 +39,17 @@ int st_err_corrupt(const char *fmt, ...) ST_PRINTF(1, 2);
 /* st_err(STRATA_EIO, "<what> <path>: <strerror(errnum)>"). */
 int st_err_io(const char *what, const char *path, int errnum);
 
+/* The wording every env uses (POSIX and in-memory alike):
+ * st_err_oom:      "Out of memory: <what> <path>: out of memory";
+ * st_err_sys:      a failed operation on path; ENOENT is STRATA_ENOTFOUND,
+ *                  anything else as st_err_io;
+ * st_err_open_read: opening a file to read it; a missing file reads
+ *                  "NotFound: <path>: No such file or directory", LevelDB's
+ *                  wording, which callers and users match on. */
+int st_err_oom(const char *what, const char *path);
+int st_err_sys(const char *what, const char *path, int errnum);
+int st_err_open_read(const char *path, int errnum);
+
 /* The message set last on this thread (never NULL; "" if none). */
 const char *st_errmsg(void);
 
