@@ -148,21 +148,41 @@ uint64_t st_db_smallest_snapshot(strata_db *db) {
   return db->vs.last_sequence;
 }
 
-uint64_t st_db_acquire(strata_db *db, const strata_read_options *ropt, st_memtable **mem,
-                       st_memtable **imm, st_version **v) {
-  pthread_rwlock_rdlock(&db->sv_lock);
-  *mem = db->mem;
-  *imm = db->imm;
-  *v = db->vs.current;
-  st_memtable_ref(*mem);
-  if (*imm) st_memtable_ref(*imm);
-  st_version_ref(*v);
-  /* Read under the lock: every write up to this sequence is in mem, in imm
-   * or in v, since neither can change while the read lock is held. */
-  uint64_t seq = atomic_load_explicit(&db->visible_sequence, memory_order_acquire);
-  pthread_rwlock_unlock(&db->sv_lock);
-  if (ropt && ropt->snapshot) seq = ropt->snapshot->sequence;
-  return seq;
+st_superversion *st_db_sv_get(strata_db *db, const strata_read_options *ropt, uint64_t *seq) {
+  st_superversion *sv = st_sv_get(&db->svs);
+  /* The sequence is read after the superversion is taken (st_sv_get ends
+   * in an acquire, so this load cannot move up). A flush or compaction
+   * whose result sv holds may have dropped entries that only snapshots
+   * older than its start could see; a sequence read later is at least
+   * that new. Every write acknowledged before this call is in sv: the
+   * install of its memtable marked this thread's slot before the write,
+   * so st_sv_get took that superversion or a newer one. seq may also cover
+   * writes that went to a memtable installed after sv was taken; they
+   * began during this read, which then sees the database as it was at
+   * that switch -- a state it passed through. */
+  *seq = atomic_load_explicit(&db->visible_sequence, memory_order_acquire);
+  if (ropt && ropt->snapshot) *seq = ropt->snapshot->sequence;
+  return sv;
+}
+
+void st_db_sv_put(strata_db *db, st_superversion *sv) { st_sv_put(&db->svs, sv); }
+
+void st_db_install_sv(strata_db *db, st_superversion *fresh) {
+  st_sv_install(&db->svs, fresh, db->mem, db->imm, db->vs.current);
+}
+
+int st_db_log_and_apply(strata_db *db, st_version_edit *edit) {
+  /* Allocated first: once the edit is applied the install must not fail,
+   * or readers would go on with the old version. */
+  st_superversion *fresh = st_sv_new();
+  if (!fresh) return st_err(STRATA_ENOMEM, "superversion");
+  int rc = st_vset_log_and_apply(&db->vs, edit, &db->mu);
+  if (rc) {
+    free(fresh);
+    return rc;
+  }
+  st_db_install_sv(db, fresh);
+  return 0;
 }
 
 /* Lookup key for a point read: user_key + tag(seq, TYPE_FOR_SEEK), in buf
@@ -245,7 +265,13 @@ static int switch_memtable(strata_db *db) {
     mem = st_memtable_new(db->ucmp);
     if (!mem) rc = st_err(STRATA_ENOMEM, "memtable");
   }
+  st_superversion *sv = NULL;
+  if (!rc) {
+    sv = st_sv_new();
+    if (!sv) rc = st_err(STRATA_ENOMEM, "superversion");
+  }
   if (rc) {
+    st_memtable_unref(mem);
     st_log_writer_close(log);
     st_vset_reuse_file_number(&db->vs, number);
     return rc;
@@ -256,6 +282,7 @@ static int switch_memtable(strata_db *db) {
   if (rc) {
     st_log_writer_close(log);
     st_memtable_unref(mem);
+    free(sv);
     st_vset_reuse_file_number(&db->vs, number);
     st_db_record_bg_error(db, rc);
     return rc;
@@ -264,10 +291,11 @@ static int switch_memtable(strata_db *db) {
   db->dir_sync_pending = 1; /* the new log's directory entry */
   db->log = log;
   db->logfile_number = number;
-  pthread_rwlock_wrlock(&db->sv_lock);
   db->imm = db->mem;
   db->mem = mem;
-  pthread_rwlock_unlock(&db->sv_lock);
+  /* Before mu is released, so no write reaches the new memtable before
+   * readers are told to look there. */
+  st_db_install_sv(db, sv);
   atomic_store_explicit(&db->has_imm, 1, memory_order_release);
   st_db_maybe_schedule(db);
   return 0;
@@ -530,33 +558,30 @@ int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, 
                strata_buf *val) {
   if (!db || !val) return st_err(STRATA_EMISUSE, "strata_get: NULL %s", db ? "value buffer" : "db");
   st_read_opts ro = st_db_read_opts(db, ropt);
-  st_memtable *mem, *imm;
-  st_version *v;
-  uint64_t seq = st_db_acquire(db, ropt, &mem, &imm, &v);
+  uint64_t seq;
+  st_superversion *sv = st_db_sv_get(db, ropt, &seq);
 
   st_slice k = st_slice_make(key, klen);
   st_get_stats stats = {NULL, -1};
-  int r = st_memtable_get(mem, k, seq, val);
-  if (r == ST_MEM_ABSENT && imm) r = st_memtable_get(imm, k, seq, val);
+  int r = st_memtable_get(sv->mem, k, seq, val);
+  if (r == ST_MEM_ABSENT && sv->imm) r = st_memtable_get(sv->imm, k, seq, val);
   if (r == ST_MEM_ABSENT) {
     char buf[256];
     st_buf big = ST_BUF_INIT;
     st_slice lookup = make_lookup(k, seq, buf, sizeof buf, &big);
-    r = lookup.data ? st_version_get(v, &ro, lookup, val, &stats)
+    r = lookup.data ? st_version_get(sv->current, &ro, lookup, val, &stats)
                     : st_err(STRATA_ENOMEM, "lookup key");
     st_buf_free(&big);
   }
 
-  st_memtable_unref(mem);
-  st_memtable_unref(imm);
   if (st_version_charge_seek(&stats)) {
     /* Rare: the file ran out of seeks; make it the compaction candidate. */
     pthread_mutex_lock(&db->mu);
-    st_version_mark_seek_compaction(v, &stats);
+    st_version_mark_seek_compaction(sv->current, &stats);
     st_db_maybe_schedule(db);
     pthread_mutex_unlock(&db->mu);
   }
-  st_version_unref_unlocked(v, &db->mu);
+  st_db_sv_put(db, sv);
   if (r == ST_MEM_FOUND) {
     /* An empty value still comes back with non-NULL data. */
     if (!val->data && st_buf_reserve(val, 1))
@@ -853,6 +878,8 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
 }
 
 static void db_free(strata_db *db) {
+  /* First: superversions hold references on versions of vs. */
+  st_sv_registry_destroy(&db->svs);
   st_memtable_unref(db->mem);
   st_memtable_unref(db->imm);
   st_log_writer_close(db->old_log);
@@ -864,7 +891,6 @@ static void db_free(strata_db *db) {
   if (db->lock) db->env->unlock_file(db->env, db->lock);
   if (db->info_log) db->info_log->close(db->info_log);
   pthread_mutex_destroy(&db->info_log_mu);
-  pthread_rwlock_destroy(&db->sv_lock);
   pthread_mutex_destroy(&db->mu);
   pthread_cond_destroy(&db->bg_cv);
   pthread_cond_destroy(&db->work_cv);
@@ -882,15 +908,18 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   if (opt->compression < STRATA_COMPRESSION_NONE || opt->compression > STRATA_COMPRESSION_ZSTD)
     return st_err(STRATA_EINVAL, "unknown compression type %d", opt->compression);
 
-  strata_db *db = calloc(1, sizeof *db);
+  /* Aligned as declared: fields on cache lines of their own must start
+   * on one (calloc only promises 16 bytes). */
+  strata_db *db = aligned_alloc(_Alignof(strata_db), sizeof *db);
   if (!db) return st_err(STRATA_ENOMEM, "strata_open");
+  memset(db, 0, sizeof *db);
   db->dbname = strdup(path);
   db->env = opt->env ? opt->env : st_env_posix();
   db->opts = *opt;
   sanitize(&db->opts);
   db->ucmp = st_comparator_of(opt->comparator);
   pthread_mutex_init(&db->mu, NULL);
-  pthread_rwlock_init(&db->sv_lock, NULL);
+  st_sv_registry_init(&db->svs, &db->mu);
   pthread_mutex_init(&db->info_log_mu, NULL);
   pthread_cond_init(&db->bg_cv, NULL);
   pthread_cond_init(&db->work_cv, NULL);
@@ -984,9 +1013,16 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
     db->mem = st_memtable_new(db->ucmp);
     if (!db->mem) rc = st_err(STRATA_ENOMEM, "memtable");
   }
+  st_superversion *sv = NULL;
   if (!rc) {
+    sv = st_sv_new();
+    if (!sv) rc = st_err(STRATA_ENOMEM, "superversion");
+  }
+  if (!rc) {
+    /* The edits above changed vs.current before any reader could run:
+     * the first superversion is installed here. */
+    st_db_install_sv(db, sv);
     atomic_store(&db->visible_sequence, db->vs.last_sequence);
-    db->vs.current_lock = &db->sv_lock; /* readers may now run */
     st_db_delete_obsolete_files(db);
   }
   if (!rc) rc = env->thread_create(env, st_db_bg_thread, db, &db->bg_thread);

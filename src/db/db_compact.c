@@ -73,9 +73,12 @@ int st_db_write_level0_table(strata_db *db, st_memtable *mem, st_version_edit *e
 static int compact_memtable(strata_db *db) {
   st_version_edit edit;
   st_edit_init(&edit);
+  /* Allocated first, so the install after the edit cannot fail. */
+  st_superversion *sv = st_sv_new();
+  int rc = sv ? 0 : st_err(STRATA_ENOMEM, "superversion");
   st_version *base = db->vs.current;
   st_version_ref(base);
-  int rc = st_db_write_level0_table(db, db->imm, &edit, base);
+  if (!rc) rc = st_db_write_level0_table(db, db->imm, &edit, base);
   st_version_unref(base);
   if (!rc) {
     /* Logs older than the current one are no longer needed. */
@@ -85,14 +88,16 @@ static int compact_memtable(strata_db *db) {
   }
   st_edit_clear(&edit);
   if (!rc) {
+    /* One install for both changes: readers that still hold the previous
+     * superversion read imm there, with the version before the flush. */
     st_memtable *imm = db->imm;
-    pthread_rwlock_wrlock(&db->sv_lock);
     db->imm = NULL;
-    pthread_rwlock_unlock(&db->sv_lock);
+    st_db_install_sv(db, sv);
     st_memtable_unref(imm);
     atomic_store_explicit(&db->has_imm, 0, memory_order_release);
     st_db_delete_obsolete_files(db);
   } else {
+    free(sv);
     st_db_record_bg_error(db, rc);
   }
   pthread_cond_broadcast(&db->bg_cv);
@@ -189,7 +194,7 @@ static int install_results(strata_db *db, compaction_state *cs) {
   }
   if (!rc) {
     cs->manifest_tried = 1;
-    rc = st_vset_log_and_apply(&db->vs, &c->edit, &db->mu);
+    rc = st_db_log_and_apply(db, &c->edit);
   }
   return rc;
 }
@@ -363,7 +368,7 @@ static void background_work(strata_db *db) {
     if (!rc)
       rc = st_edit_add_file(&c->edit, c->level + 1, f->number, f->file_size, f->smallest,
                             f->largest);
-    if (!rc) rc = st_vset_log_and_apply(&db->vs, &c->edit, &db->mu);
+    if (!rc) rc = st_db_log_and_apply(db, &c->edit);
     st_db_log(db, "moved #%llu to level-%d %llu bytes: %s", (unsigned long long)f->number,
               c->level + 1, (unsigned long long)f->file_size, rc ? st_errmsg() : "OK");
     st_compaction_free(c);

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "db/memtable.h"
+#include "db/superversion.h"
 #include "db/table_cache.h"
 #include "db/version_set.h"
 #include "db/write_batch.h"
@@ -77,13 +78,13 @@ struct strata_db {
   int shutting_down;  /* [mu] */
   atomic_int has_imm; /* imm != NULL, readable without mu */
 
-  /* Readers take only sv_lock's read lock to pick up mem, imm and the
-   * current version (and references on them) -- never mu -- so reads on
-   * many threads do not serialise. Whoever changes mem, imm or
-   * vs.current holds mu and sv_lock's write lock. */
-  pthread_rwlock_t sv_lock;
-  st_memtable *mem; /* [mu + sv_lock] see above */
-  st_memtable *imm; /* [mu + sv_lock] memtable being flushed, or NULL */
+  /* Readers never take mu: they read mem, imm and the current version
+   * through the installed superversion (superversion.h), which they
+   * usually find cached in a slot of their own thread. Whoever changes
+   * mem, imm or vs.current installs a new one (st_db_install_sv) before
+   * releasing mu. */
+  st_memtable *mem; /* [mu] to swap; its contents: see above */
+  st_memtable *imm; /* [mu] memtable being flushed, or NULL */
   /* The last sequence number readers may see: vs.last_sequence as
    * published by the write path (release store after the memtable insert). */
   _Atomic uint64_t visible_sequence;
@@ -106,6 +107,8 @@ struct strata_db {
   st_manual_compaction *manual;        /* [mu] */
   int bg_busy;                         /* [mu] background thread is working */
   st_level_stats stats[ST_NUM_LEVELS]; /* [mu] */
+
+  st_sv_registry svs; /* the installed superversion; own cache lines */
 };
 
 /* --- db.c --- */
@@ -114,12 +117,20 @@ struct strata_db {
 void st_db_record_bg_error(strata_db *db, int rc);
 /* Writes a line to the info log (LOG). Thread-safe. */
 void st_db_log(strata_db *db, const char *fmt, ...) ST_PRINTF(2, 3);
-/* Takes references on mem, imm (may be NULL) and the current version --
- * without mu -- and returns the sequence number to read at (ropt's
- * snapshot's, or the latest visible). The caller drops the references
- * (st_memtable_unref, st_version_unref_unlocked). */
-uint64_t st_db_acquire(strata_db *db, const strata_read_options *ropt, st_memtable **mem,
-                       st_memtable **imm, st_version **v);
+/* The superversion to read (mem, imm, current version) -- without mu,
+ * usually without a read-modify-write on a shared cache line -- and in
+ * *seq the sequence number to read at (ropt's snapshot's, or the latest
+ * visible).
+ * Hand it back with st_db_sv_put on the same thread; to keep it longer
+ * (an iterator), take a reference with st_sv_ref first. */
+st_superversion *st_db_sv_get(strata_db *db, const strata_read_options *ropt, uint64_t *seq);
+void st_db_sv_put(strata_db *db, st_superversion *sv);
+/* Installs fresh (from st_sv_new) as the superversion of db->mem, db->imm
+ * and db->vs.current. Call whenever one of them changes. REQUIRE: mu held. */
+void st_db_install_sv(strata_db *db, st_superversion *fresh);
+/* st_vset_log_and_apply, then a superversion for the new version.
+ * REQUIRE: mu held (released inside). */
+int st_db_log_and_apply(strata_db *db, st_version_edit *edit);
 /* The table read options for a read with ropt (may be NULL). */
 st_read_opts st_db_read_opts(const strata_db *db, const strata_read_options *ropt);
 /* Applies batch (NULL: force the memtable to be flushed). */

@@ -241,39 +241,27 @@ strata_iter *st_db_iter_new(strata_db *db, st_iter *internal, uint64_t sequence)
   return it;
 }
 
-/* What an internal iterator over the database holds on to. */
-typedef struct iter_refs {
-  strata_db *db;
-  st_memtable *mem, *imm;
-  st_version *version;
-} iter_refs;
-
-static void release_refs(void *arg, void *unused) {
+static void release_sv(void *arg, void *unused) {
   (void)unused;
-  iter_refs *r = arg;
-  st_memtable_unref(r->mem);
-  st_memtable_unref(r->imm);
-  st_version_unref_unlocked(r->version, &r->db->mu);
-  free(r);
+  st_sv_unref_unlocked(arg);
 }
 
-/* Builds the merged internal iterator over mem, imm and v, taking over the
- * caller's references on them (released when the iterator is destroyed,
- * or here on failure). No lock needed. */
-static int internal_iter(strata_db *db, const st_read_opts *ro, st_memtable *mem, st_memtable *imm,
-                         st_version *v, st_iter **out) {
-  iter_refs *refs = malloc(sizeof *refs);
+/* Builds the merged internal iterator over sv's memtables and version,
+ * taking over the caller's reference on sv (released when the iterator is
+ * destroyed, or here on failure). No lock needed. */
+static int internal_iter(strata_db *db, const st_read_opts *ro, st_superversion *sv,
+                         st_iter **out) {
   int cap = 4, n = 0;
   st_iter **iters = malloc((size_t)cap * sizeof *iters);
-  st_iter *mi = st_memtable_iter(mem);
-  st_iter *ii = imm ? st_memtable_iter(imm) : NULL;
-  int rc = (!refs || !iters || !mi || (imm && !ii)) ? st_err(STRATA_ENOMEM, "iterator") : 0;
+  st_iter *mi = st_memtable_iter(sv->mem);
+  st_iter *ii = sv->imm ? st_memtable_iter(sv->imm) : NULL;
+  int rc = (!iters || !mi || (sv->imm && !ii)) ? st_err(STRATA_ENOMEM, "iterator") : 0;
   if (!rc) {
     iters[n++] = mi;
     mi = NULL;
     if (ii) iters[n++] = ii;
     ii = NULL;
-    rc = st_version_add_iterators(v, ro, &iters, &n, &cap);
+    rc = st_version_add_iterators(sv->current, ro, &iters, &n, &cap);
   }
   st_iter *merged = NULL;
   if (!rc) {
@@ -287,17 +275,10 @@ static int internal_iter(strata_db *db, const st_read_opts *ro, st_memtable *mem
     st_iter_destroy(iters[i]);
   free(iters);
   if (rc) {
-    free(refs);
-    st_memtable_unref(mem);
-    st_memtable_unref(imm);
-    st_version_unref_unlocked(v, &db->mu);
+    st_sv_unref_unlocked(sv);
     return rc;
   }
-  refs->db = db;
-  refs->mem = mem;
-  refs->imm = imm;
-  refs->version = v;
-  st_iter_on_destroy(merged, release_refs, refs, NULL);
+  st_iter_on_destroy(merged, release_sv, sv, NULL);
   *out = merged;
   return 0;
 }
@@ -306,10 +287,12 @@ int strata_iter_create(strata_db *db, const strata_read_options *ropt, strata_it
   if (!db || !itp) return st_err(STRATA_EMISUSE, "strata_iter_create: NULL argument");
   st_read_opts ro = st_db_read_opts(db, ropt);
   st_iter *internal = NULL;
-  st_memtable *mem, *imm;
-  st_version *v;
-  uint64_t seq = st_db_acquire(db, ropt, &mem, &imm, &v);
-  int rc = internal_iter(db, &ro, mem, imm, v, &internal);
+  uint64_t seq;
+  st_superversion *sv = st_db_sv_get(db, ropt, &seq);
+  /* The iterator keeps sv (so its memtables and version) for its life. */
+  st_sv_ref(sv);
+  st_db_sv_put(db, sv);
+  int rc = internal_iter(db, &ro, sv, &internal);
   if (rc) return rc;
   *itp = st_db_iter_new(db, internal, seq);
   return *itp ? 0 : st_err(STRATA_ENOMEM, "iterator");

@@ -104,9 +104,9 @@ void st_version_unref_unlocked(st_version *v, pthread_mutex_t *mu) {
 static void append_version(st_version_set *vs, st_version *v) {
   st_version *old = vs->current;
   st_version_ref(v);
-  if (vs->current_lock) pthread_rwlock_wrlock(vs->current_lock);
+  /* Readers do not look here: they read the database's superversion,
+   * which the caller installs next (superversion.h). */
   vs->current = v;
-  if (vs->current_lock) pthread_rwlock_unlock(vs->current_lock);
   if (old) st_version_unref(old);
   v->prev = vs->dummy.prev;
   v->next = &vs->dummy;

@@ -75,12 +75,10 @@ struct st_version_set {
   uint64_t log_number;
   uint64_t prev_log_number;
 
-  st_log_writer *manifest; /* NULL until the first log_and_apply */
-  st_version dummy;        /* head of the circular list of versions */
-  st_version *current;     /* changed under mu AND, if set, current_lock
-                              (write-locked), so readers holding only
-                              current_lock's read lock may read it */
-  pthread_rwlock_t *current_lock;
+  st_log_writer *manifest;               /* NULL until the first log_and_apply */
+  st_version dummy;                      /* head of the circular list of versions */
+  st_version *current;                   /* [mu] readers without mu use the database's
+                                            superversion, reinstalled on each change */
   st_buf compact_pointer[ST_NUM_LEVELS]; /* where the next compaction of
                                             each level starts */
 };
