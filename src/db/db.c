@@ -853,6 +853,7 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
 }
 
 static void db_free(strata_db *db) {
+  st_db_join_deleter(db);
   st_memtable_unref(db->mem);
   st_memtable_unref(db->imm);
   st_log_writer_close(db->old_log);
