@@ -366,36 +366,40 @@ int st_compaction_add_input_deletions(st_compaction *c) {
   return 0;
 }
 
-int st_compaction_is_base_level_for_key(st_compaction *c, st_slice user_key) {
+void st_compaction_cursor_init(st_compaction_cursor *cur) { memset(cur, 0, sizeof *cur); }
+
+int st_compaction_is_base_level_for_key(const st_compaction *c, st_compaction_cursor *cur,
+                                        st_slice user_key) {
   st_version *v = c->input_version;
   const st_comparator *ucmp = v->vset->ucmp;
   /* Keys arrive in increasing order, so each level's pointer only moves
    * forward. */
   for (int lvl = c->level + 2; lvl < ST_NUM_LEVELS; lvl++) {
     st_file_meta **files = v->files[lvl];
-    while (c->level_ptrs[lvl] < v->nfiles[lvl]) {
-      st_file_meta *f = files[c->level_ptrs[lvl]];
+    while (cur->level_ptrs[lvl] < v->nfiles[lvl]) {
+      st_file_meta *f = files[cur->level_ptrs[lvl]];
       if (st_ucmp(ucmp, user_key, st_ikey_user(f->largest)) <= 0) {
         if (st_ucmp(ucmp, user_key, st_ikey_user(f->smallest)) >= 0) return 0;
         break;
       }
-      c->level_ptrs[lvl]++;
+      cur->level_ptrs[lvl]++;
     }
   }
   return 1;
 }
 
-int st_compaction_should_stop_before(st_compaction *c, st_slice ikey) {
+int st_compaction_should_stop_before(const st_compaction *c, st_compaction_cursor *cur,
+                                     st_slice ikey) {
   const st_comparator *ucmp = c->input_version->vset->ucmp;
-  while (c->grandparent_index < c->ngrandparents &&
-         st_icmp(ucmp, ikey, c->grandparents[c->grandparent_index]->largest) > 0) {
-    if (c->seen_key)
-      c->overlapped_bytes += (int64_t)c->grandparents[c->grandparent_index]->file_size;
-    c->grandparent_index++;
+  while (cur->grandparent_index < c->ngrandparents &&
+         st_icmp(ucmp, ikey, c->grandparents[cur->grandparent_index]->largest) > 0) {
+    if (cur->seen_key)
+      cur->overlapped_bytes += (int64_t)c->grandparents[cur->grandparent_index]->file_size;
+    cur->grandparent_index++;
   }
-  c->seen_key = 1;
-  if (c->overlapped_bytes > max_grandparent_overlap(c->input_version->vset)) {
-    c->overlapped_bytes = 0;
+  cur->seen_key = 1;
+  if (cur->overlapped_bytes > max_grandparent_overlap(c->input_version->vset)) {
+    cur->overlapped_bytes = 0;
     return 1;
   }
   return 0;

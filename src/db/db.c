@@ -878,6 +878,7 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
 }
 
 static void db_free(strata_db *db) {
+  st_db_join_deleter(db);
   /* First: superversions hold references on versions of vs. */
   st_sv_registry_destroy(&db->svs);
   st_memtable_unref(db->mem);

@@ -6,10 +6,21 @@
  * One thread per database does all of it, flushes first: a waiting flush
  * blocks writers, a waiting compaction only slows reads. A long compaction
  * checks between keys whether a flush is waiting and does it in between.
+ *
+ * Idle compaction (beyond LevelDB): LevelDB merges level 0 into level 1
+ * only once level 0 holds 4 files, so after a burst of writes up to 3 (or
+ * more, if compaction is behind) level-0 tables may stay forever, and every
+ * point read that misses them probes each one -- decompressing a block per
+ * table. When the database has had no write for IDLE_MICROS and nothing
+ * else to do, the thread merges level 0 into level 1 anyway, so reads
+ * after a burst probe one table per level. It uses only otherwise idle
+ * time: a write, flush or any due compaction comes first.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db/builder.h"
 #include "db/db_impl.h"
@@ -113,59 +124,97 @@ typedef struct output {
   st_buf smallest, largest;
 } output;
 
-typedef struct compaction_state {
-  st_compaction *c;
-  uint64_t smallest_snapshot; /* entries older than this and shadowed may go */
+/* Sub-compactions: a large compaction is split by user key into ranges
+ * merged at once, one on the background thread and one on a helper thread,
+ * so a 2-core machine compacts at up to twice the speed while writers wait
+ * on it. Ranges split at user-key boundaries, so every entry of a key goes
+ * through the same range (the drop rules look at a key's entries in order)
+ * and the ranges' outputs never overlap. */
+#define MAX_SUBCOMPACTIONS 2
+
+struct compaction_state;
+
+/* One key range (lo, hi] of a compaction and the tables it produced. */
+typedef struct subcompaction {
+  strata_db *db;
+  struct compaction_state *cs;
+  st_compaction_cursor cur;
+  st_buf lo, hi;      /* user keys; a bound is open when its has_ flag is 0 */
+  int has_lo, has_hi; /* entries with lo < user key <= hi belong here */
+  int is_main;        /* runs on the background thread: flushes imm too */
   output *outputs;
   int noutputs, cap;
   st_wfile *file;
   st_table_builder *builder;
   int64_t total_bytes;
+  int64_t imm_micros; /* time spent flushing imm in between */
+  int shutdown;       /* stopped early: the database is closing */
+  int rc;
+  st_error err; /* a helper thread's error message (messages are per thread) */
+} subcompaction;
+
+typedef struct compaction_state {
+  st_compaction *c;
+  uint64_t smallest_snapshot; /* entries older than this and shadowed may go */
+  subcompaction subs[MAX_SUBCOMPACTIONS];
+  int nsubs;
+  int64_t total_bytes;
   int manifest_tried; /* the MANIFEST write was attempted: it may name the
                          outputs even if it failed */
 } compaction_state;
 
-static int open_output(strata_db *db, compaction_state *cs) {
+static void compaction_state_init(compaction_state *cs, st_compaction *c) {
+  memset(cs, 0, sizeof *cs);
+  cs->c = c;
+}
+
+static int open_output(strata_db *db, subcompaction *sub) {
   pthread_mutex_lock(&db->mu);
   uint64_t number = st_vset_new_file_number(&db->vs);
   int rc = st_db_pending_add(db, number);
   pthread_mutex_unlock(&db->mu);
   if (rc) return rc;
-  if (cs->noutputs == cs->cap) {
-    int cap = cs->cap ? cs->cap * 2 : 8;
-    output *o = realloc(cs->outputs, (size_t)cap * sizeof *o);
-    if (!o) return st_err(STRATA_ENOMEM, "compaction outputs");
-    cs->outputs = o;
-    cs->cap = cap;
+  if (sub->noutputs == sub->cap) {
+    int cap = sub->cap ? sub->cap * 2 : 8;
+    output *o = realloc(sub->outputs, (size_t)cap * sizeof *o);
+    if (!o) {
+      /* Not recorded as an output: forget it as pending here. */
+      pthread_mutex_lock(&db->mu);
+      st_db_pending_remove(db, number);
+      pthread_mutex_unlock(&db->mu);
+      return st_err(STRATA_ENOMEM, "compaction outputs");
+    }
+    sub->outputs = o;
+    sub->cap = cap;
   }
-  output *o = &cs->outputs[cs->noutputs++];
+  output *o = &sub->outputs[sub->noutputs++];
   memset(o, 0, sizeof *o);
   o->number = number;
   char *path = st_table_file_name(db->dbname, number);
   if (!path) return st_err(STRATA_ENOMEM, "file name");
-  rc = db->env->new_wfile(db->env, path, &cs->file);
+  rc = db->env->new_wfile(db->env, path, &sub->file);
   free(path);
   if (rc) return rc;
-  cs->builder = st_table_builder_new(&db->topt, cs->file);
-  if (!cs->builder) return st_err(STRATA_ENOMEM, "table builder");
+  sub->builder = st_table_builder_new(&db->topt, sub->file);
+  if (!sub->builder) return st_err(STRATA_ENOMEM, "table builder");
   return 0;
 }
 
-static int finish_output(strata_db *db, compaction_state *cs, int input_rc) {
-  output *o = &cs->outputs[cs->noutputs - 1];
+static int finish_output(strata_db *db, subcompaction *sub, int input_rc) {
+  output *o = &sub->outputs[sub->noutputs - 1];
   int rc = input_rc;
-  uint64_t entries = st_table_builder_num_entries(cs->builder);
+  uint64_t entries = st_table_builder_num_entries(sub->builder);
   if (!rc)
-    rc = st_table_builder_finish(cs->builder);
+    rc = st_table_builder_finish(sub->builder);
   else
-    st_table_builder_abandon(cs->builder);
-  o->file_size = st_table_builder_file_size(cs->builder);
-  cs->total_bytes += (int64_t)o->file_size;
-  st_table_builder_free(cs->builder);
-  cs->builder = NULL;
-  if (!rc) rc = cs->file->sync(cs->file);
-  int crc = cs->file->close(cs->file);
-  cs->file = NULL;
+    st_table_builder_abandon(sub->builder);
+  o->file_size = st_table_builder_file_size(sub->builder);
+  sub->total_bytes += (int64_t)o->file_size;
+  st_table_builder_free(sub->builder);
+  sub->builder = NULL;
+  if (!rc) rc = sub->file->sync(sub->file);
+  int crc = sub->file->close(sub->file);
+  sub->file = NULL;
   if (!rc) rc = crc;
   if (!rc && entries > 0) {
     /* Check the table reads back before the MANIFEST names it. */
@@ -183,14 +232,18 @@ static int finish_output(strata_db *db, compaction_state *cs, int input_rc) {
 
 static int install_results(strata_db *db, compaction_state *cs) {
   st_compaction *c = cs->c;
-  st_db_log(db, "compacted %d@%d + %d@%d files => %lld bytes", c->ninputs[0], c->level,
-            c->ninputs[1], c->level + 1, (long long)cs->total_bytes);
+  st_db_log(db, "compacted %d@%d + %d@%d files in %d range%s => %lld bytes", c->ninputs[0],
+            c->level, c->ninputs[1], c->level + 1, cs->nsubs, cs->nsubs == 1 ? "" : "s",
+            (long long)cs->total_bytes);
   int rc = st_compaction_add_input_deletions(c);
-  for (int i = 0; !rc && i < cs->noutputs; i++) {
-    output *o = &cs->outputs[i];
-    if (o->file_size == 0 || o->smallest.size == 0) continue;
-    rc = st_edit_add_file(&c->edit, c->level + 1, o->number, o->file_size,
-                          st_buf_slice(&o->smallest), st_buf_slice(&o->largest));
+  for (int s = 0; s < cs->nsubs; s++) {
+    subcompaction *sub = &cs->subs[s];
+    for (int i = 0; !rc && i < sub->noutputs; i++) {
+      output *o = &sub->outputs[i];
+      if (o->file_size == 0 || o->smallest.size == 0) continue;
+      rc = st_edit_add_file(&c->edit, c->level + 1, o->number, o->file_size,
+                            st_buf_slice(&o->smallest), st_buf_slice(&o->largest));
+    }
   }
   if (!rc) {
     cs->manifest_tried = 1;
@@ -199,39 +252,67 @@ static int install_results(strata_db *db, compaction_state *cs) {
   return rc;
 }
 
-/* Merges the compaction's inputs into new tables at level+1, dropping
- * entries no snapshot can see. REQUIRE: mu held (released while working). */
-static int do_compaction_work(strata_db *db, compaction_state *cs) {
-  st_compaction *c = cs->c;
-  uint64_t start = db->env->now_micros(db->env);
-  int64_t imm_micros = 0;
-  st_db_log(db, "compacting %d@%d + %d@%d files", c->ninputs[0], c->level, c->ninputs[1],
-            c->level + 1);
-  cs->smallest_snapshot = st_db_smallest_snapshot(db);
-  pthread_mutex_unlock(&db->mu);
+/* The user key of an internal key, or the whole key if it is too short to
+ * be one (a damaged key: it is kept, and only needs a range to go to). */
+static st_slice user_part(st_slice ikey) { return ikey.size >= 8 ? st_ikey_user(ikey) : ikey; }
 
+/* Positions input at the first entry of the range (past every entry of
+ * user key lo). */
+static int seek_range_start(strata_db *db, subcompaction *sub, st_iter *input) {
+  if (!sub->has_lo) {
+    st_iter_seek_to_first(input);
+    return 0;
+  }
+  st_slice lo = st_buf_slice(&sub->lo);
+  st_buf k = ST_BUF_INIT;
+  /* Sequence 0 sorts last among lo's entries. */
+  if (st_ikey_append(&k, lo, 0, 0)) return st_err(STRATA_ENOMEM, "compaction range");
+  st_iter_seek(input, st_buf_slice(&k));
+  st_buf_free(&k);
+  while (st_iter_valid(input) && st_ucmp(db->ucmp, user_part(st_iter_key(input)), lo) <= 0)
+    st_iter_next(input);
+  return 0;
+}
+
+/* Merges the compaction's inputs within sub's range into new tables,
+ * dropping entries no snapshot can see. Runs without mu. */
+static int merge_range(subcompaction *sub) {
+  strata_db *db = sub->db;
+  compaction_state *cs = sub->cs;
+  st_compaction *c = cs->c;
+  st_compaction_cursor_init(&sub->cur);
   int rc = 0;
   st_iter *input = st_vset_make_input_iterator(&db->vs, c);
   if (!input) rc = st_err(STRATA_ENOMEM, "compaction input");
   st_buf current_user_key = ST_BUF_INIT;
   int has_current = 0;
   uint64_t last_sequence_for_key = ST_MAX_SEQUENCE;
-  int shutdown = 0;
-  if (!rc) st_iter_seek_to_first(input);
+  st_slice hi = st_buf_slice(&sub->hi);
+  if (!rc) rc = seek_range_start(db, sub, input);
+  unsigned steps = 0;
   while (!rc && st_iter_valid(input)) {
-    if (atomic_load_explicit(&db->has_imm, memory_order_acquire)) {
+    if (!sub->is_main && (++steps & 4095) == 0) {
+      /* A helper notices a close now and then (the main range sees it
+       * whenever it flushes), so closing never waits for a whole range. */
+      pthread_mutex_lock(&db->mu);
+      sub->shutdown = db->shutting_down;
+      pthread_mutex_unlock(&db->mu);
+      if (sub->shutdown) break;
+    }
+    if (sub->is_main && atomic_load_explicit(&db->has_imm, memory_order_acquire)) {
       /* A full memtable blocks writers: flush it first. */
       uint64_t t0 = db->env->now_micros(db->env);
       pthread_mutex_lock(&db->mu);
       if (db->imm) compact_memtable(db);
-      if (db->shutting_down) shutdown = 1;
+      if (db->shutting_down) sub->shutdown = 1;
       pthread_mutex_unlock(&db->mu);
-      imm_micros += (int64_t)(db->env->now_micros(db->env) - t0);
-      if (shutdown) break;
+      sub->imm_micros += (int64_t)(db->env->now_micros(db->env) - t0);
+      if (sub->shutdown) break;
     }
     st_slice key = st_iter_key(input);
-    if (cs->builder && st_compaction_should_stop_before(c, key)) {
-      rc = finish_output(db, cs, 0);
+    if (sub->has_hi && st_ucmp(db->ucmp, user_part(key), hi) > 0) break;
+    if (sub->builder && st_compaction_should_stop_before(c, &sub->cur, key)) {
+      rc = finish_output(db, sub, 0);
       if (rc) break;
     }
     int drop = 0;
@@ -251,7 +332,7 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
       if (last_sequence_for_key <= cs->smallest_snapshot) {
         drop = 1; /* a newer entry of this key is visible to every snapshot */
       } else if (pk.type == ST_TYPE_DELETION && pk.sequence <= cs->smallest_snapshot &&
-                 st_compaction_is_base_level_for_key(c, pk.user_key)) {
+                 st_compaction_is_base_level_for_key(c, &sub->cur, pk.user_key)) {
         /* No snapshot needs the marker and no deeper level has the key:
          * the deletion has nothing left to hide. */
         drop = 1;
@@ -259,17 +340,116 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
       last_sequence_for_key = pk.sequence;
     }
     if (!drop) {
-      if (!cs->builder && (rc = open_output(db, cs))) break;
-      output *o = &cs->outputs[cs->noutputs - 1];
-      if (st_table_builder_num_entries(cs->builder) == 0)
+      if (!sub->builder && (rc = open_output(db, sub))) break;
+      output *o = &sub->outputs[sub->noutputs - 1];
+      if (st_table_builder_num_entries(sub->builder) == 0)
         rc = st_buf_set(&o->smallest, key.data, key.size);
       if (!rc) rc = st_buf_set(&o->largest, key.data, key.size);
-      if (!rc) rc = st_table_builder_add(cs->builder, key, st_iter_value(input));
-      if (!rc && st_table_builder_file_size(cs->builder) >= c->max_output_file_size)
-        rc = finish_output(db, cs, 0);
+      if (!rc) rc = st_table_builder_add(sub->builder, key, st_iter_value(input));
+      if (!rc && st_table_builder_file_size(sub->builder) >= c->max_output_file_size)
+        rc = finish_output(db, sub, 0);
       if (rc) break;
     }
     st_iter_next(input);
+  }
+  if (!rc && input) rc = st_iter_status(input);
+  if (sub->builder) {
+    int r = finish_output(db, sub, rc);
+    if (!rc) rc = r;
+  }
+  st_iter_destroy(input);
+  st_buf_free(&current_user_key);
+  return rc;
+}
+
+static void merge_range_thread(void *arg) {
+  subcompaction *sub = arg;
+  sub->rc = merge_range(sub);
+  if (sub->rc) st_error_capture(&sub->err, sub->rc);
+}
+
+/* Splits cs's compaction into ranges of about equal input size, at the
+ * boundaries of its level+1 inputs (files that do not overlap, so a
+ * boundary's bytes on either side are known). Compactions smaller than
+ * two output files stay whole: a thread would cost more than it saves. */
+static int plan_ranges(strata_db *db, compaction_state *cs) {
+  st_compaction *c = cs->c;
+  int64_t total = 0, upper = 0;
+  for (int w = 0; w < 2; w++)
+    for (int i = 0; i < c->ninputs[w]; i++)
+      total += (int64_t)c->inputs[w][i]->file_size;
+  for (int i = 0; i < c->ninputs[1]; i++)
+    upper += (int64_t)c->inputs[1][i]->file_size;
+  cs->nsubs = 1;
+  if (MAX_SUBCOMPACTIONS < 2 || c->ninputs[1] < 2 || total < 2 * (int64_t)c->max_output_file_size)
+    return 0;
+  /* The first boundary with half the level+1 bytes at or below it; not the
+   * last file's, which would leave the upper range empty. */
+  int64_t acc = 0;
+  int at = -1;
+  for (int i = 0; i < c->ninputs[1] - 1; i++) {
+    acc += (int64_t)c->inputs[1][i]->file_size;
+    if (acc * 2 >= upper) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) return 0;
+  st_slice split = st_ikey_user(c->inputs[1][at]->largest);
+  subcompaction *a = &cs->subs[0], *b = &cs->subs[1];
+  if (st_buf_set(&a->hi, split.data, split.size) || st_buf_set(&b->lo, split.data, split.size))
+    return st_err(STRATA_ENOMEM, "compaction ranges");
+  a->has_hi = 1;
+  b->has_lo = 1;
+  cs->nsubs = 2;
+  (void)db;
+  return 0;
+}
+
+/* Runs the compaction: ranges after the first on helper threads, the first
+ * here; then installs the outputs. REQUIRE: mu held (released while
+ * working). */
+static int do_compaction_work(strata_db *db, compaction_state *cs) {
+  st_compaction *c = cs->c;
+  uint64_t start = db->env->now_micros(db->env);
+  cs->smallest_snapshot = st_db_smallest_snapshot(db);
+  int rc = plan_ranges(db, cs);
+  st_db_log(db, "compacting %d@%d + %d@%d files in %d range%s", c->ninputs[0], c->level,
+            c->ninputs[1], c->level + 1, cs->nsubs, cs->nsubs == 1 ? "" : "s");
+  pthread_mutex_unlock(&db->mu);
+
+  strata_thread *threads[MAX_SUBCOMPACTIONS] = {NULL};
+  for (int s = 0; s < cs->nsubs; s++) {
+    cs->subs[s].db = db;
+    cs->subs[s].cs = cs;
+    cs->subs[s].is_main = (s == 0);
+  }
+  for (int s = 1; !rc && s < cs->nsubs; s++) {
+    int trc = db->env->thread_create(db->env, merge_range_thread, &cs->subs[s], &threads[s]);
+    if (trc) {
+      /* No thread: merge that range here after the first. */
+      threads[s] = NULL;
+    }
+  }
+  if (!rc) {
+    rc = merge_range(&cs->subs[0]);
+    for (int s = 1; s < cs->nsubs; s++) {
+      if (threads[s]) {
+        db->env->thread_join(db->env, threads[s]);
+      } else if (!rc && !cs->subs[0].shutdown) {
+        cs->subs[s].is_main = 1;
+        cs->subs[s].rc = merge_range(&cs->subs[s]);
+        if (cs->subs[s].rc) st_error_capture(&cs->subs[s].err, cs->subs[s].rc);
+      }
+      if (!rc && cs->subs[s].rc) rc = st_error_raise(&cs->subs[s].err);
+    }
+  }
+  int shutdown = 0;
+  int64_t imm_micros = 0;
+  for (int s = 0; s < cs->nsubs; s++) {
+    shutdown |= cs->subs[s].shutdown;
+    imm_micros += cs->subs[s].imm_micros;
+    cs->total_bytes += cs->subs[s].total_bytes;
   }
   if (!rc && !shutdown) {
     pthread_mutex_lock(&db->mu);
@@ -277,13 +457,6 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
     pthread_mutex_unlock(&db->mu);
   }
   if (!rc && shutdown) rc = st_err(STRATA_EIO, "database closed during compaction");
-  if (!rc && input) rc = st_iter_status(input);
-  if (cs->builder) {
-    int r = finish_output(db, cs, rc);
-    if (!rc) rc = r;
-  }
-  st_iter_destroy(input);
-  st_buf_free(&current_user_key);
 
   int64_t bytes_read = 0;
   for (int w = 0; w < 2; w++)
@@ -303,32 +476,49 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
 
 /* Frees the compaction state. When the compaction failed or was cut short
  * (installed == 0) before its MANIFEST record was attempted, its output
- * tables are named by no MANIFEST: they are deleted here, so a close during a compaction leaves no
- * half-written table behind (the next open, a check or a repair would trip on it). REQUIRE: mu held
- * (released while deleting). */
+ * tables are named by no MANIFEST: they are deleted here, so a close
+ * during a compaction leaves no half-written table behind (the next open,
+ * a check or a repair would trip on it). REQUIRE: mu held (released while
+ * deleting). */
 static void cleanup_compaction(strata_db *db, compaction_state *cs, int installed) {
-  if (cs->builder) st_table_builder_abandon(cs->builder);
-  st_table_builder_free(cs->builder);
-  if (cs->file) cs->file->close(cs->file);
-  if (!installed && !cs->manifest_tried && cs->noutputs > 0) {
+  int nsubs = cs->nsubs > 0 ? cs->nsubs : 1;
+  int any = 0;
+  for (int s = 0; s < nsubs; s++) {
+    subcompaction *sub = &cs->subs[s];
+    if (sub->builder) st_table_builder_abandon(sub->builder);
+    st_table_builder_free(sub->builder);
+    sub->builder = NULL;
+    if (sub->file) sub->file->close(sub->file);
+    sub->file = NULL;
+    any |= sub->noutputs > 0;
+  }
+  if (!installed && !cs->manifest_tried && any) {
     st_error saved;
     st_error_capture(&saved, STRATA_EIO);
     pthread_mutex_unlock(&db->mu);
-    for (int i = 0; i < cs->noutputs; i++) {
-      st_table_cache_evict(db->table_cache, cs->outputs[i].number);
-      char *path = st_table_file_name(db->dbname, cs->outputs[i].number);
-      if (path) db->env->remove_file(db->env, path);
-      free(path);
+    for (int s = 0; s < nsubs; s++) {
+      for (int i = 0; i < cs->subs[s].noutputs; i++) {
+        uint64_t number = cs->subs[s].outputs[i].number;
+        st_table_cache_evict(db->table_cache, number);
+        char *path = st_table_file_name(db->dbname, number);
+        if (path) db->env->remove_file(db->env, path);
+        free(path);
+      }
     }
     pthread_mutex_lock(&db->mu);
     st_error_raise(&saved); /* keep the compaction's own message */
   }
-  for (int i = 0; i < cs->noutputs; i++) {
-    st_db_pending_remove(db, cs->outputs[i].number);
-    st_buf_free(&cs->outputs[i].smallest);
-    st_buf_free(&cs->outputs[i].largest);
+  for (int s = 0; s < MAX_SUBCOMPACTIONS; s++) {
+    subcompaction *sub = &cs->subs[s];
+    for (int i = 0; i < sub->noutputs; i++) {
+      st_db_pending_remove(db, sub->outputs[i].number);
+      st_buf_free(&sub->outputs[i].smallest);
+      st_buf_free(&sub->outputs[i].largest);
+    }
+    free(sub->outputs);
+    st_buf_free(&sub->lo);
+    st_buf_free(&sub->hi);
   }
-  free(cs->outputs);
   st_compaction_free(cs->c);
 }
 
@@ -374,8 +564,7 @@ static void background_work(strata_db *db) {
     st_compaction_free(c);
   } else if (c && !rc) {
     compaction_state cs;
-    memset(&cs, 0, sizeof cs);
-    cs.c = c;
+    compaction_state_init(&cs, c);
     rc = do_compaction_work(db, &cs);
     cleanup_compaction(db, &cs, rc == 0);
     if (!db->shutting_down) st_db_delete_obsolete_files(db);
@@ -399,11 +588,78 @@ static void background_work(strata_db *db) {
   st_buf_free(&manual_end);
 }
 
+/* How long the database must go without a write before level 0 is
+ * merged into level 1 regardless of its size. */
+#define IDLE_MICROS 50000
+
+/* True when merging level 0 into level 1 would leave reads fewer tables to
+ * probe: two or more level-0 tables, or one that overlaps level 1 (a lone
+ * table that does not would merely be moved). REQUIRE: mu held. */
+static int idle_compaction_useful(strata_db *db) {
+  st_version *v = db->vs.current;
+  if (db->bg_error.code || db->shutting_down || (db->manual && !db->manual->done)) return 0;
+  if (v->nfiles[0] >= 2) return 1;
+  if (v->nfiles[0] == 1) {
+    st_file_meta *f = v->files[0][0];
+    st_slice lo = st_ikey_user(f->smallest), hi = st_ikey_user(f->largest);
+    return st_version_overlap_in_level(v, 1, &lo, &hi);
+  }
+  return 0;
+}
+
+/* Merges every level-0 table into level 1. REQUIRE: mu held. */
+static void idle_compaction(strata_db *db) {
+  int rc = 0;
+  st_compaction *c = st_vset_compact_range(&db->vs, 0, NULL, NULL, &rc);
+  if (c && !rc) {
+    st_db_log(db, "idle compaction of %d level-0 tables", c->ninputs[0]);
+    compaction_state cs;
+    compaction_state_init(&cs, c);
+    rc = do_compaction_work(db, &cs);
+    cleanup_compaction(db, &cs, rc == 0);
+    if (!db->shutting_down) st_db_delete_obsolete_files(db);
+  } else {
+    st_compaction_free(c);
+  }
+  if (rc && !db->shutting_down) st_db_record_bg_error(db, rc);
+}
+
+/* Waits on work_cv for up to IDLE_MICROS, or until there is work, a write
+ * (the last sequence number is no longer seq) or shutdown. REQUIRE: mu
+ * held. */
+static void wait_idle_period(strata_db *db, uint64_t seq) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += (long)IDLE_MICROS * 1000;
+  ts.tv_sec += ts.tv_nsec / 1000000000;
+  ts.tv_nsec %= 1000000000;
+  int e;
+  do {
+    e = pthread_cond_timedwait(&db->work_cv, &db->mu, &ts);
+  } while (e == 0 && !db->shutting_down && !has_work(db) && db->vs.last_sequence == seq);
+}
+
 void st_db_bg_thread(void *arg) {
   strata_db *db = arg;
+  /* The last sequence number at which an idle compaction was tried: one try
+   * per quiet spell, even if it could not merge everything. */
+  uint64_t idle_tried_at = UINT64_MAX;
   pthread_mutex_lock(&db->mu);
   while (!db->shutting_down) {
     if (!has_work(db)) {
+      uint64_t seq = db->vs.last_sequence;
+      if (seq != idle_tried_at && idle_compaction_useful(db)) {
+        wait_idle_period(db, seq);
+        /* Any write meanwhile (the sequence moved) or new work starts the
+         * quiet spell over. */
+        if (db->shutting_down || has_work(db) || db->vs.last_sequence != seq) continue;
+        idle_tried_at = seq;
+        db->bg_busy = 1;
+        idle_compaction(db);
+        db->bg_busy = 0;
+        pthread_cond_broadcast(&db->bg_cv);
+        continue;
+      }
       pthread_cond_wait(&db->work_cv, &db->mu);
       continue;
     }
@@ -419,6 +675,35 @@ void st_db_bg_thread(void *arg) {
 /* ------------------------------------------------------------------------ */
 /* Obsolete files                                                           */
 /* ------------------------------------------------------------------------ */
+
+/* A batch of obsolete files (names in the database directory) to unlink. */
+typedef struct deletion {
+  strata_db *db;
+  char **names; /* owned, like each name */
+  size_t n;
+} deletion;
+
+static void delete_files_now(deletion *job) {
+  strata_db *db = job->db;
+  for (size_t i = 0; i < job->n; i++) {
+    size_t len = strlen(db->dbname) + strlen(job->names[i]) + 2;
+    char *path = malloc(len);
+    if (path) {
+      snprintf(path, len, "%s/%s", db->dbname, job->names[i]);
+      db->env->remove_file(db->env, path);
+      free(path);
+    }
+    free(job->names[i]);
+  }
+  free(job->names);
+}
+
+static void delete_files(void *arg) {
+  deletion *job = arg;
+  delete_files_now(job);
+  st_err_clear();
+  free(job);
+}
 
 void st_db_delete_obsolete_files(strata_db *db) {
   /* After a background error we cannot tell whether the last edit reached
@@ -466,21 +751,46 @@ void st_db_delete_obsolete_files(strata_db *db) {
   }
   st_numset_free(&live);
   st_env_free_children(names, n);
+  for (size_t i = 0; i < ndoomed; i++)
+    st_db_log(db, "delete %s", doomed[i]);
+  st_thread *prev = db->deleter;
+  db->deleter = NULL;
   pthread_mutex_unlock(&db->mu);
-  for (size_t i = 0; i < ndoomed; i++) {
-    size_t len = strlen(db->dbname) + strlen(doomed[i]) + 2;
-    char *path = malloc(len);
-    if (path) {
-      snprintf(path, len, "%s/%s", db->dbname, doomed[i]);
-      st_db_log(db, "delete %s", doomed[i]);
-      db->env->remove_file(db->env, path);
-      free(path);
-    }
-    free(doomed[i]);
+  if (prev) db->env->thread_join(db->env, prev);
+  if (ndoomed == 0) {
+    free(doomed);
+    pthread_mutex_lock(&db->mu);
+    return;
   }
-  free(doomed);
+  /* Unlinking takes milliseconds per file here (the file system frees its
+   * blocks and waits for any writeback), which on the background thread
+   * would hold up the next flush while writers wait for it: a thread of its
+   * own does it. The files are unreachable already. */
+  deletion *job = malloc(sizeof *job);
+  st_thread *t = NULL;
+  if (job) {
+    job->db = db;
+    job->names = doomed;
+    job->n = ndoomed;
+    if (db->env->thread_create(db->env, delete_files, job, &t) != 0) t = NULL;
+  }
+  if (!t) {
+    /* No thread: delete them here. */
+    if (job) free(job);
+    deletion inline_job = {db, doomed, ndoomed};
+    delete_files_now(&inline_job);
+  }
   st_err_clear();
   pthread_mutex_lock(&db->mu);
+  db->deleter = t;
+}
+
+void st_db_join_deleter(strata_db *db) {
+  pthread_mutex_lock(&db->mu);
+  st_thread *t = db->deleter;
+  db->deleter = NULL;
+  pthread_mutex_unlock(&db->mu);
+  if (t) db->env->thread_join(db->env, t);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -75,6 +75,7 @@ struct strata_db {
   pthread_cond_t bg_cv;   /* broadcast when background work finishes */
   pthread_cond_t work_cv; /* wakes the background thread */
   st_thread *bg_thread;
+  st_thread *deleter; /* [mu] thread unlinking obsolete files, or NULL */
   int shutting_down;  /* [mu] */
   atomic_int has_imm; /* imm != NULL, readable without mu */
 
@@ -146,6 +147,9 @@ int st_db_settle_logs(strata_db *db);
 
 /* --- db_compact.c --- */
 void st_db_bg_thread(void *arg);
+/* Waits for the thread deleting obsolete files, if one is running. Called
+ * by close before the database is freed (and the LOCK released). */
+void st_db_join_deleter(strata_db *db);
 /* Wakes the background thread if there is work. REQUIRE: mu held. */
 void st_db_maybe_schedule(strata_db *db);
 /* Flushes mem to a level-0 table during recovery (no version base) or imm

@@ -93,11 +93,20 @@ typedef struct st_compaction {
   int ninputs[2];
   st_file_meta **grandparents; /* level+2 files overlapping the range */
   int ngrandparents;
+} st_compaction;
+
+/* Where one pass over (part of) a compaction's keys has got to, for the
+ * two queries below, which are asked with keys in increasing order. Each
+ * sub-compaction has its own; a cursor may start at any key (zeroed with
+ * st_compaction_cursor_init). */
+typedef struct st_compaction_cursor {
   int grandparent_index;
   int seen_key;
   int64_t overlapped_bytes;
   int level_ptrs[ST_NUM_LEVELS]; /* for is_base_level_for_key */
-} st_compaction;
+} st_compaction_cursor;
+
+void st_compaction_cursor_init(st_compaction_cursor *cur);
 
 int st_vset_init(st_version_set *vs, st_env *env, const char *dbname, const st_comparator *ucmp,
                  uint64_t max_file_size, int paranoid_checks, st_table_cache *tc);
@@ -152,10 +161,12 @@ int st_compaction_is_trivial_move(const st_compaction *c);
 int st_compaction_add_input_deletions(st_compaction *c);
 /* True if no level below the output level can hold user_key (so a deletion
  * marker for it may be dropped). */
-int st_compaction_is_base_level_for_key(st_compaction *c, st_slice user_key);
+int st_compaction_is_base_level_for_key(const st_compaction *c, st_compaction_cursor *cur,
+                                        st_slice user_key);
 /* True if the current output should be closed before ikey (it would
  * overlap too much of level+2). */
-int st_compaction_should_stop_before(st_compaction *c, st_slice ikey);
+int st_compaction_should_stop_before(const st_compaction *c, st_compaction_cursor *cur,
+                                     st_slice ikey);
 void st_compaction_free(st_compaction *c); /* unrefs its input version */
 
 void st_version_ref(st_version *v);   /* REQUIRE: mu held */

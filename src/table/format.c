@@ -50,69 +50,16 @@ int st_footer_decode(const char *p, const char *path, st_footer *f) {
   return 0;
 }
 
-/* Snappy's densest encoding is a 3-byte copy tag producing 64 bytes, so a
- * valid stream never expands more than ~21x; a larger claimed length is
- * corruption, caught before it turns into a huge allocation. */
-#define SNAPPY_MAX_RATIO 32
-
-/* A zstd block holds at most 128 KiB of content and takes at least 3 header
- * bytes plus one of payload (an RLE block), which bounds what n compressed
- * bytes can claim to expand to. */
-#define ZSTD_BLOCK_CONTENT_MAX ((uint64_t)128 * 1024)
-
-static int uncompress(const char *path, const st_block_handle *h, int type, const char *src,
-                      size_t n, st_block_contents *out) {
-  size_t ulen = 0;
-  char *buf;
-  if (type == ST_BLOCK_SNAPPY) {
-    if (snappy_uncompressed_length(src, n, &ulen) != SNAPPY_OK ||
-        (n < SIZE_MAX / SNAPPY_MAX_RATIO && ulen > n * SNAPPY_MAX_RATIO))
-      goto bad;
-    buf = malloc(ulen ? ulen : 1);
-    if (!buf) goto nomem;
-    size_t got = ulen;
-    if (snappy_uncompress(src, n, buf, &got) != SNAPPY_OK || got != ulen) {
-      free(buf);
-      goto bad;
-    }
-  } else if (type == ST_BLOCK_ZSTD) {
-    unsigned long long cs = ZSTD_getFrameContentSize(src, n);
-    if (cs == ZSTD_CONTENTSIZE_ERROR || cs == ZSTD_CONTENTSIZE_UNKNOWN || cs > SIZE_MAX ||
-        cs / ZSTD_BLOCK_CONTENT_MAX > (uint64_t)n / 4 + 1)
-      goto bad;
-    ulen = (size_t)cs;
-    buf = malloc(ulen ? ulen : 1);
-    if (!buf) goto nomem;
-    size_t got = ZSTD_decompress(buf, ulen, src, n);
-    if (ZSTD_isError(got) || got != ulen) {
-      free(buf);
-      goto bad;
-    }
-  } else {
-    return st_err_corrupt("%s: unknown compression type %d in block at offset %" PRIu64
-                          " (size %" PRIu64 ")",
-                          path, type, h->offset, h->size);
-  }
-  out->data = buf;
-  out->size = ulen;
-  out->heap = buf;
-  return 0;
-bad:
-  return st_err_corrupt("%s: bad %s-compressed block at offset %" PRIu64 " (size %" PRIu64 ")",
-                        path, type == ST_BLOCK_SNAPPY ? "snappy" : "zstd", h->offset, h->size);
-nomem:
-  return st_err(STRATA_ENOMEM,
-                "%s: cannot allocate %zu bytes to uncompress block at offset %" PRIu64, path, ulen,
-                h->offset);
-}
-
 /* Each thread keeps one scratch buffer for raw block reads, so a read from
  * an mmap'd table (which ignores scratch) or of a compressed block (which
- * is decompressed elsewhere) allocates nothing for the raw bytes. A pthread
- * key, not _Thread_local, so the buffer is freed when its thread exits. */
+ * is decompressed elsewhere) allocates nothing for the raw bytes; and one
+ * block buffer that transient reads decompress into. A pthread key, not
+ * _Thread_local, so the buffers are freed when their thread exits. */
 typedef struct read_scratch {
-  char *p;
+  char *p; /* raw bytes read with pread */
   size_t cap;
+  char *out; /* contents of the last transient read */
+  size_t out_cap;
 } read_scratch;
 
 static pthread_key_t scratch_key;
@@ -121,6 +68,7 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static void free_scratch(void *arg) {
   read_scratch *rs = arg;
   free(rs->p);
+  free(rs->out);
   free(rs);
 }
 
@@ -149,8 +97,81 @@ static read_scratch *get_scratch(size_t n) {
   return rs;
 }
 
-int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
-                  const st_block_handle *h, int verify_checksum, st_block_contents *out) {
+/* Snappy's densest encoding is a 3-byte copy tag producing 64 bytes, so a
+ * valid stream never expands more than ~21x; a larger claimed length is
+ * corruption, caught before it turns into a huge allocation. */
+#define SNAPPY_MAX_RATIO 32
+
+/* A zstd block holds at most 128 KiB of content and takes at least 3 header
+ * bytes plus one of payload (an RLE block), which bounds what n compressed
+ * bytes can claim to expand to. */
+#define ZSTD_BLOCK_CONTENT_MAX ((uint64_t)128 * 1024)
+
+/* The buffer a block of ulen bytes is decompressed into: the thread's
+ * block buffer (rs->out, kept and reused) when transient, else a new
+ * malloc'd one that the contents will own. */
+static char *output_buffer(read_scratch *rs, size_t ulen, int transient) {
+  if (!transient) return malloc(ulen ? ulen : 1);
+  if (rs->out_cap < ulen) {
+    size_t cap = ulen < 65536 ? 65536 : ulen;
+    char *p = malloc(cap);
+    if (!p) return NULL;
+    free(rs->out);
+    rs->out = p;
+    rs->out_cap = cap;
+  }
+  return rs->out;
+}
+
+static int uncompress(const char *path, const st_block_handle *h, int type, const char *src,
+                      size_t n, read_scratch *rs, int transient, st_block_contents *out) {
+  size_t ulen = 0;
+  char *buf;
+  if (type == ST_BLOCK_SNAPPY) {
+    if (snappy_uncompressed_length(src, n, &ulen) != SNAPPY_OK ||
+        (n < SIZE_MAX / SNAPPY_MAX_RATIO && ulen > n * SNAPPY_MAX_RATIO))
+      goto bad;
+    buf = output_buffer(rs, ulen, transient);
+    if (!buf) goto nomem;
+    size_t got = ulen;
+    if (snappy_uncompress(src, n, buf, &got) != SNAPPY_OK || got != ulen) {
+      if (!transient) free(buf);
+      goto bad;
+    }
+  } else if (type == ST_BLOCK_ZSTD) {
+    unsigned long long cs = ZSTD_getFrameContentSize(src, n);
+    if (cs == ZSTD_CONTENTSIZE_ERROR || cs == ZSTD_CONTENTSIZE_UNKNOWN || cs > SIZE_MAX ||
+        cs / ZSTD_BLOCK_CONTENT_MAX > (uint64_t)n / 4 + 1)
+      goto bad;
+    ulen = (size_t)cs;
+    buf = output_buffer(rs, ulen, transient);
+    if (!buf) goto nomem;
+    size_t got = ZSTD_decompress(buf, ulen, src, n);
+    if (ZSTD_isError(got) || got != ulen) {
+      if (!transient) free(buf);
+      goto bad;
+    }
+  } else {
+    return st_err_corrupt("%s: unknown compression type %d in block at offset %" PRIu64
+                          " (size %" PRIu64 ")",
+                          path, type, h->offset, h->size);
+  }
+  out->data = buf;
+  out->size = ulen;
+  out->heap = transient ? NULL : buf;
+  return 0;
+bad:
+  return st_err_corrupt("%s: bad %s-compressed block at offset %" PRIu64 " (size %" PRIu64 ")",
+                        path, type == ST_BLOCK_SNAPPY ? "snappy" : "zstd", h->offset, h->size);
+nomem:
+  return st_err(STRATA_ENOMEM,
+                "%s: cannot allocate %zu bytes to uncompress block at offset %" PRIu64, path, ulen,
+                h->offset);
+}
+
+static int read_block(const st_rafile *file, const char *path, uint64_t file_size,
+                      const st_block_handle *h, int verify_checksum, int transient,
+                      st_block_contents *out) {
   out->data = NULL;
   out->size = 0;
   out->heap = NULL;
@@ -173,6 +194,11 @@ int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
   if (got.size != total) goto truncated;
 
   const char *d = got.data;
+  /* The block is usually cold (a random block of a page-cached file), and
+   * snappy reads it front to back, one cache miss after another: asking
+   * for every line up front lets the misses overlap. */
+  for (size_t i = 0; i < total; i += 64)
+    __builtin_prefetch(d + i);
   int type = (unsigned char)d[n];
   if (verify_checksum) {
     uint32_t stored = st_crc32c_unmask(st_get_fixed32(d + n + 1));
@@ -190,18 +216,28 @@ int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
     /* Data in the file's own memory (an mmap) is used in place; data read
      * into scratch is kept: the block takes the scratch buffer over and the
      * thread gets a new one next time. Either way there is no copy. */
-    if (in_scratch) {
+    if (in_scratch && !transient) {
       out->heap = scratch;
       rs->p = NULL;
       rs->cap = 0;
     }
     return 0;
   }
-  return uncompress(path, h, type, d, n, out);
+  return uncompress(path, h, type, d, n, rs, transient, out);
 
 truncated:
   return st_err_corrupt("%s: truncated block read at offset %" PRIu64 " (size %" PRIu64 ")", path,
                         h->offset, h->size);
+}
+
+int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
+                  const st_block_handle *h, int verify_checksum, st_block_contents *out) {
+  return read_block(file, path, file_size, h, verify_checksum, 0, out);
+}
+
+int st_read_block_transient(const st_rafile *file, const char *path, uint64_t file_size,
+                            const st_block_handle *h, int verify_checksum, st_block_contents *out) {
+  return read_block(file, path, file_size, h, verify_checksum, 1, out);
 }
 
 int st_compress_block(int type, int zstd_level, st_slice raw, st_buf *out) {

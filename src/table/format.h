@@ -125,6 +125,16 @@ static inline void st_block_contents_free(st_block_contents *c) {
 int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
                   const st_block_handle *h, int verify_checksum, st_block_contents *out);
 
+/* st_read_block() for a block used once and dropped (a point lookup that
+ * will not cache it): a compressed block is decompressed into a buffer
+ * the calling thread keeps and reuses, so the read allocates nothing and
+ * writes into memory that is already in the CPU cache. *out never owns
+ * anything (heap == NULL); its data stays valid until this thread's next
+ * st_read_block() or st_read_block_transient(), or until the file is
+ * closed, whichever comes first. */
+int st_read_block_transient(const st_rafile *file, const char *path, uint64_t file_size,
+                            const st_block_handle *h, int verify_checksum, st_block_contents *out);
+
 /* Compresses raw with `type` (ST_BLOCK_SNAPPY or ST_BLOCK_ZSTD) into out
  * (replacing its content). zstd_level is the zstd level (<= 0: ST_ZSTD_LEVEL;
  * above zstd's maximum: the maximum); snappy ignores it. Returns 0,

@@ -67,23 +67,34 @@ static void delete_cached_block(st_slice key, void *value) {
  * st_cache_release -- or *ch is NULL and *c holds contents the caller owns.
  * Only blocks in malloc'd memory are cached: a block used in place from an
  * mmap costs nothing to re-read. */
-static int fetch_block(st_table *t, const st_read_opts *ro, const st_block_handle *h,
+/* The block at h, from the block cache or the file. On return either *ch is
+ * a cache handle (release it) and *cached its block, or *ch is NULL and c
+ * holds the contents read (the caller owns c; see st_block_contents).
+ * A block the cache does not admit yet (st_cache_lookup_admit: first read
+ * of it) is not inserted; when `transient`, the caller uses it only until
+ * its next block read on this thread (a point lookup), so it is read with
+ * st_read_block_transient() and allocates nothing. */
+static int fetch_block(st_table *t, const st_read_opts *ro, const st_block_handle *h, int transient,
                        st_block_contents *c, const st_block **cached, st_cache_handle **ch) {
   st_cache *cache = t->opt.block_cache;
   char kbuf[CACHE_KEY_SIZE];
   st_slice key = {NULL, 0};
+  int admit = 0;
   *ch = NULL;
   *cached = NULL;
   if (cache) {
     key = cache_key(t, h->offset, kbuf);
-    if ((*ch = st_cache_lookup(cache, key))) {
+    if ((*ch = st_cache_lookup_admit(cache, key, &admit))) {
       *cached = st_cache_value(*ch);
       return 0;
     }
+    admit = admit && ro->fill_cache;
   }
-  int rc = st_read_block(t->file, t->path, t->file_size, h, ro->verify_checksums, c);
+  int rc = (transient && !admit)
+               ? st_read_block_transient(t->file, t->path, t->file_size, h, ro->verify_checksums, c)
+               : st_read_block(t->file, t->path, t->file_size, h, ro->verify_checksums, c);
   if (rc) return rc;
-  if (cache && ro->fill_cache && c->heap) {
+  if (admit && c->heap) {
     st_block *b = malloc(sizeof *b);
     if (!b) {
       st_block_contents_free(c);
@@ -115,7 +126,7 @@ static st_iter *data_block_iter(void *arg, st_slice value) {
   st_block_contents c;
   const st_block *b;
   st_cache_handle *ch;
-  int rc = fetch_block(t, &ctx->ro, &h, &c, &b, &ch);
+  int rc = fetch_block(t, &ctx->ro, &h, 0, &c, &b, &ch);
   if (rc) return st_iter_empty(rc);
   if (!ch) return st_block_iter_new_owned(&c, t->opt.ucmp, t->path, h.offset);
   st_iter *it = st_block_iter_new(b, t->opt.ucmp);
@@ -278,7 +289,7 @@ int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey, void *arg,
     st_block_contents c = {NULL, 0, NULL};
     const st_block *b;
     st_cache_handle *ch;
-    if ((rc = fetch_block(t, ro, &h, &c, &b, &ch))) break;
+    if ((rc = fetch_block(t, ro, &h, 1, &c, &b, &ch))) break;
     st_block local;
     if (!ch) {
       st_block_init(&local, &c, t->path, h.offset);

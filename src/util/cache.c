@@ -69,7 +69,20 @@ typedef struct shard {
 struct st_cache {
   shard shards[NUM_SHARDS];
   atomic_uint_fast64_t last_id;
+  /* The admission doorkeeper of st_cache_lookup_admit: hashes of keys that
+   * missed once, in a direct-mapped table (a newer miss overwrites an
+   * older one in the same slot). Read and written with relaxed atomics and
+   * no lock: a lost update only delays or hastens one admission. */
+  _Atomic uint32_t *door;
+  uint32_t door_mask;
 };
+
+/* Doorkeeper slots per byte of capacity: one per KiB, i.e. about four per
+ * 4 KiB block the cache can hold, so a block read again before about
+ * four cache-fulls of other misses is admitted. */
+#define DOOR_BYTES_PER_SLOT 1024
+#define DOOR_MIN_SLOTS 64
+#define DOOR_MAX_SLOTS (1u << 24)
 
 uint32_t st_hash(const char *data, size_t n, uint32_t seed) {
   /* Murmur-like; this exact function is part of the bloom filter format. */
@@ -258,6 +271,20 @@ st_cache *st_cache_new(size_t capacity) {
     return NULL;
   }
   atomic_init(&c->last_id, 0);
+  uint64_t want = capacity / DOOR_BYTES_PER_SLOT;
+  uint32_t slots = DOOR_MIN_SLOTS;
+  while (slots < want && slots < DOOR_MAX_SLOTS)
+    slots *= 2;
+  c->door = calloc(slots, sizeof *c->door);
+  if (!c->door) {
+    for (i = 0; i < NUM_SHARDS; i++) {
+      pthread_mutex_destroy(&c->shards[i].mu);
+      free(c->shards[i].buckets);
+    }
+    free(c);
+    return NULL;
+  }
+  c->door_mask = slots - 1;
   return c;
 }
 
@@ -277,6 +304,7 @@ void st_cache_free(st_cache *c) {
     free(s->buckets);
     pthread_mutex_destroy(&s->mu);
   }
+  free((void *)c->door);
   free(c);
 }
 
@@ -327,6 +355,26 @@ st_cache_handle *st_cache_lookup(st_cache *c, st_slice key) {
   if (e) take_ref(s, e);
   pthread_mutex_unlock(&s->mu);
   return e;
+}
+
+st_cache_handle *st_cache_lookup_admit(st_cache *c, st_slice key, int *admit) {
+  uint32_t hash = hash_key(key);
+  shard *s = shard_of(c, hash);
+  pthread_mutex_lock(&s->mu);
+  entry *e = *table_find(s, key.data, key.size, hash);
+  if (e) take_ref(s, e);
+  pthread_mutex_unlock(&s->mu);
+  if (e) return e;
+  /* The slot comes from the hash's low bits (the shard took the high
+   * ones); the whole hash is the tag. */
+  _Atomic uint32_t *slot = &c->door[hash & c->door_mask];
+  if (atomic_load_explicit(slot, memory_order_relaxed) == hash) {
+    *admit = 1;
+  } else {
+    atomic_store_explicit(slot, hash, memory_order_relaxed);
+    *admit = 0;
+  }
+  return NULL;
 }
 
 void st_cache_release(st_cache *c, st_cache_handle *h) {

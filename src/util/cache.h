@@ -37,6 +37,17 @@ st_cache_handle *st_cache_insert(st_cache *c, st_slice key, void *value, size_t 
                                  st_cache_deleter deleter);
 /* A handle on key's entry (caller releases it), or NULL. */
 st_cache_handle *st_cache_lookup(st_cache *c, st_slice key);
+/* st_cache_lookup() that on a miss also says whether the caller should
+ * insert what it is about to load (*admit = 1) or use it once and drop it
+ * (*admit = 0; *admit is untouched on a hit). A key is admitted on its
+ * second miss within a short window (a "doorkeeper", as in TinyLFU: Einziger,
+ * Friedman and Manes, "TinyLFU: A Highly Efficient Cache Admission Policy",
+ * 2017): a block read only once -- a scan, a uniformly random lookup into
+ * data far larger than the cache -- then costs no allocation, no insertion
+ * and no eviction of a block that was going to be read again, while a
+ * block read twice is cached from then on. The window is about four
+ * cache-fulls of misses (one slot per KiB of capacity). */
+st_cache_handle *st_cache_lookup_admit(st_cache *c, st_slice key, int *admit);
 void st_cache_release(st_cache *c, st_cache_handle *h);
 /* The value of a handle (valid while the handle is held). */
 void *st_cache_value(const st_cache_handle *h);

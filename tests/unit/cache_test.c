@@ -384,6 +384,40 @@ static void *work(void *p) {
   return NULL;
 }
 
+/* The doorkeeper: a key is admitted on its second miss, a hit leaves
+ * *admit alone, and a window of other misses makes a key start over. */
+static void test_admission(void **state) {
+  (void)state;
+  st_cache *c = st_cache_new(64 * 1024); /* 64 doorkeeper slots */
+  assert_non_null(c);
+  char b[16];
+  int admit = -1;
+  assert_null(st_cache_lookup_admit(c, ikey(1, b), &admit));
+  assert_int_equal(admit, 0); /* first miss: not yet */
+  assert_null(st_cache_lookup_admit(c, ikey(1, b), &admit));
+  assert_int_equal(admit, 1); /* second miss: admitted */
+  put(c, 1, 11, 1);
+  admit = -1;
+  st_cache_handle *h = st_cache_lookup_admit(c, ikey(1, b), &admit);
+  assert_non_null(h);
+  assert_int_equal((intptr_t)st_cache_value(h), 11);
+  assert_int_equal(admit, -1); /* a hit says nothing about admission */
+  st_cache_release(c, h);
+
+  /* Key 2 misses once, then thousands of other keys miss: each slot is
+   * overwritten with near certainty, so key 2's next miss is a first one. */
+  assert_null(st_cache_lookup_admit(c, ikey(2, b), &admit));
+  assert_int_equal(admit, 0);
+  for (int k = 1000; k < 9000; k++)
+    assert_null(st_cache_lookup_admit(c, ikey(k, b), &admit));
+  assert_null(st_cache_lookup_admit(c, ikey(2, b), &admit));
+  assert_int_equal(admit, 0);
+  assert_null(st_cache_lookup_admit(c, ikey(2, b), &admit));
+  assert_int_equal(admit, 1);
+  st_cache_free(c);
+  assert_int_equal(deleted[11], 1);
+}
+
 static void test_concurrent(void **state) {
   (void)state;
   atomic_store(&conc_inserts, 0);
@@ -418,6 +452,7 @@ int main(void) {
       cmocka_unit_test_setup(test_zero_capacity, setup),
       cmocka_unit_test_setup(test_many_entries, setup),
       cmocka_unit_test_setup(test_new_id, setup),
+      cmocka_unit_test_setup(test_admission, setup),
       cmocka_unit_test(test_concurrent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

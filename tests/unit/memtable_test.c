@@ -283,6 +283,72 @@ static void test_iter_user_comparator(void **state) {
   run_reference(&reverse_cmp);
 }
 
+/* Ascending runs (linked after each level's last node without a search)
+ * mixed with keys that land before the end, at the front, and on an
+ * existing user key: every level must stay ordered, which a walk of the
+ * whole table and a get of every key check. */
+static void test_append_fast_path(void **state) {
+  (void)state;
+  st_memtable *m = st_memtable_new(&st_bytewise_comparator);
+  assert_non_null(m);
+  st_random r;
+  st_random_init(&r, 7);
+  enum { N = 20000 };
+  static char present[N];
+  memset(present, 0, sizeof present);
+  uint64_t seq = 1;
+  char k[16];
+  for (int i = 0; i < N; i += 2) {
+    /* Mostly ascending even keys; now and then an odd key below them. */
+    snprintf(k, sizeof k, "%08d", i);
+    assert_int_equal(st_memtable_add(m, seq++, ST_TYPE_VALUE, S(k), S(k)), 0);
+    present[i] = 1;
+    if (st_random_one_in(&r, 5)) {
+      int j = (int)st_random_uniform(&r, (uint32_t)i + 1) | 1;
+      if (j < N && !present[j]) {
+        snprintf(k, sizeof k, "%08d", j);
+        assert_int_equal(st_memtable_add(m, seq++, ST_TYPE_VALUE, S(k), S(k)), 0);
+        present[j] = 1;
+      }
+    }
+  }
+  /* A newer entry of the current last user key sorts before the older one:
+   * not an append although its user key is the largest. */
+  snprintf(k, sizeof k, "%08d", N - 2);
+  assert_int_equal(st_memtable_add(m, seq++, ST_TYPE_VALUE, S(k), S("newer")), 0);
+
+  st_iter *it = st_memtable_iter(m);
+  int prev = -1, n = 0;
+  uint64_t prev_seq = 0;
+  for (st_iter_seek_to_first(it); st_iter_valid(it); st_iter_next(it)) {
+    st_parsed_ikey pk;
+    memset(&pk, 0, sizeof pk);
+    assert_true(st_ikey_parse(st_iter_key(it), &pk));
+    char buf[16];
+    assert_true(pk.user_key.size < sizeof buf);
+    memcpy(buf, pk.user_key.data, pk.user_key.size);
+    buf[pk.user_key.size] = 0;
+    int key = atoi(buf);
+    assert_true(key > prev || (key == prev && pk.sequence < prev_seq));
+    assert_true(present[key]);
+    prev = key;
+    prev_seq = pk.sequence;
+    n++;
+  }
+  assert_int_equal(n, (int)st_memtable_count(m));
+  st_iter_destroy(it);
+  st_buf v = ST_BUF_INIT;
+  for (int i = 0; i < N; i++) {
+    snprintf(k, sizeof k, "%08d", i);
+    v.size = 0;
+    int rc = get(m, k, seq, &v);
+    assert_int_equal(rc, present[i] ? ST_MEM_FOUND : ST_MEM_ABSENT);
+    if (i == N - 2) assert_memory_equal(v.data, "newer", 5);
+  }
+  st_buf_free(&v);
+  st_memtable_unref(m);
+}
+
 static void test_empty_iter(void **state) {
   (void)state;
   st_memtable *m = st_memtable_new(&st_bytewise_comparator);
@@ -447,7 +513,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_get_snapshots),        cmocka_unit_test(test_iter_bytewise),
       cmocka_unit_test(test_iter_user_comparator), cmocka_unit_test(test_empty_iter),
-      cmocka_unit_test(test_concurrent),
+      cmocka_unit_test(test_append_fast_path),     cmocka_unit_test(test_concurrent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
