@@ -285,7 +285,14 @@ int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, 
 
 int st_version_charge_seek(const st_get_stats *stats) {
   st_file_meta *f = stats->seek_file;
-  return f && atomic_fetch_sub_explicit(&f->allowed_seeks, 1, memory_order_relaxed) == 1;
+  if (!f) return 0;
+  int before = atomic_fetch_sub_explicit(&f->allowed_seeks, 1, memory_order_relaxed);
+  /* The first charge past the allowance asks for the compaction; so does
+   * every 64th after it, because the mark can be lost: it goes on the
+   * version the read used, which a compaction may replace at any moment,
+   * or another file may hold the version's one mark. (LevelDB retries on
+   * every charge, under its mutex.) */
+  return before == 1 || (before <= 0 && (before & 63) == 0);
 }
 
 void st_version_mark_seek_compaction(st_version *v, const st_get_stats *stats) {

@@ -188,8 +188,8 @@ int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, 
                    st_get_stats *stats);
 
 /* Charges the seek recorded in stats (no lock needed); returns 1 when the
- * file ran out of allowed seeks, so st_version_mark_seek_compaction should
- * be called. */
+ * file ran out of allowed seeks (and now and then after that, until it is
+ * compacted), so st_version_mark_seek_compaction should be called. */
 int st_version_charge_seek(const st_get_stats *stats);
 /* Makes stats' file the version's seek-compaction candidate if it has none.
  * REQUIRE: mu held. */
