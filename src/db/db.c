@@ -588,10 +588,8 @@ int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, 
       return st_err(STRATA_ENOMEM, "strata_get: value buffer");
     return 0;
   }
-  if (r == ST_MEM_ABSENT || r == ST_MEM_DELETED) {
-    st_err(STRATA_ENOTFOUND, "key not found");
-    return STRATA_ENOTFOUND;
-  }
+  if (r == ST_MEM_ABSENT || r == ST_MEM_DELETED)
+    return st_err_restore(STRATA_ENOTFOUND, "NotFound: key not found");
   return r;
 }
 

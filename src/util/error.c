@@ -70,7 +70,12 @@ int st_err_open_read(const char *path, int errnum) {
 }
 
 int st_err_restore(int code, const char *msg) {
-  snprintf(errbuf, sizeof errbuf, "%s", msg);
+  /* A copy, not snprintf: a get of an absent key sets its message here, on
+   * the hot path of every miss. */
+  size_t n = strlen(msg);
+  if (n >= sizeof errbuf) n = sizeof errbuf - 1;
+  memcpy(errbuf, msg, n);
+  errbuf[n] = '\0';
   return code;
 }
 
