@@ -291,9 +291,9 @@ static int merge_range(subcompaction *sub) {
   if (!rc) rc = seek_range_start(db, sub, input);
   unsigned steps = 0;
   while (!rc && st_iter_valid(input)) {
-    if (!sub->is_main && (++steps & 4095) == 0) {
-      /* A helper notices a close now and then (the main range sees it
-       * whenever it flushes), so closing never waits for a whole range. */
+    if ((++steps & 4095) == 0) {
+      /* Notice a close now and then, so closing never waits for a whole
+       * compaction (the main range also sees it whenever it flushes). */
       pthread_mutex_lock(&db->mu);
       sub->shutdown = db->shutting_down;
       pthread_mutex_unlock(&db->mu);
