@@ -310,10 +310,10 @@ static int make_room_for_write(strata_db *db, int force) {
     if (db->bg_error.code) return st_error_raise(&db->bg_error);
     int l0 = st_vset_num_level_files(&db->vs, 0);
     if (allow_delay && l0 >= ST_L0_SLOWDOWN_TRIGGER) {
-      /* Close to the hard limit: delay this write by 1 ms rather than
+      /* Close to the hard limit: delay this write a little rather than
        * stall one write for seconds later; each write is delayed once. */
       pthread_mutex_unlock(&db->mu);
-      db->env->sleep_micros(db->env, 1000);
+      db->env->sleep_micros(db->env, ST_L0_SLOWDOWN_MICROS);
       pthread_mutex_lock(&db->mu);
       allow_delay = 0;
     } else if (!force && st_memtable_memory_usage(db->mem) <= db->opts.write_buffer_size) {
