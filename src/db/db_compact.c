@@ -372,7 +372,7 @@ static void merge_range_thread(void *arg) {
  * boundaries of its level+1 inputs (files that do not overlap, so a
  * boundary's bytes on either side are known). Compactions smaller than
  * two output files stay whole: a thread would cost more than it saves. */
-static int plan_ranges(strata_db *db, compaction_state *cs) {
+static int plan_ranges(compaction_state *cs) {
   st_compaction *c = cs->c;
   int64_t total = 0, upper = 0;
   for (int w = 0; w < 2; w++)
@@ -402,7 +402,6 @@ static int plan_ranges(strata_db *db, compaction_state *cs) {
   a->has_hi = 1;
   b->has_lo = 1;
   cs->nsubs = 2;
-  (void)db;
   return 0;
 }
 
@@ -413,7 +412,7 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
   st_compaction *c = cs->c;
   uint64_t start = db->env->now_micros(db->env);
   cs->smallest_snapshot = st_db_smallest_snapshot(db);
-  int rc = plan_ranges(db, cs);
+  int rc = plan_ranges(cs);
   st_db_log(db, "compacting %d@%d + %d@%d files in %d range%s", c->ninputs[0], c->level,
             c->ninputs[1], c->level + 1, cs->nsubs, cs->nsubs == 1 ? "" : "s");
   pthread_mutex_unlock(&db->mu);
@@ -522,6 +521,17 @@ static void cleanup_compaction(strata_db *db, compaction_state *cs, int installe
   st_compaction_free(cs->c);
 }
 
+/* Runs compaction c (which it frees) and collects the files it made
+ * obsolete. REQUIRE: mu held (released while working). */
+static int run_compaction(strata_db *db, st_compaction *c) {
+  compaction_state cs;
+  compaction_state_init(&cs, c);
+  int rc = do_compaction_work(db, &cs);
+  cleanup_compaction(db, &cs, rc == 0);
+  if (!db->shutting_down) st_db_delete_obsolete_files(db);
+  return rc;
+}
+
 /* One unit of background work. REQUIRE: mu held. */
 static void background_work(strata_db *db) {
   if (db->old_log || db->dir_sync_pending) {
@@ -563,11 +573,7 @@ static void background_work(strata_db *db) {
               c->level + 1, (unsigned long long)f->file_size, rc ? st_errmsg() : "OK");
     st_compaction_free(c);
   } else if (c && !rc) {
-    compaction_state cs;
-    compaction_state_init(&cs, c);
-    rc = do_compaction_work(db, &cs);
-    cleanup_compaction(db, &cs, rc == 0);
-    if (!db->shutting_down) st_db_delete_obsolete_files(db);
+    rc = run_compaction(db, c);
   } else {
     st_compaction_free(c);
   }
@@ -613,11 +619,7 @@ static void idle_compaction(strata_db *db) {
   st_compaction *c = st_vset_compact_range(&db->vs, 0, NULL, NULL, &rc);
   if (c && !rc) {
     st_db_log(db, "idle compaction of %d level-0 tables", c->ninputs[0]);
-    compaction_state cs;
-    compaction_state_init(&cs, c);
-    rc = do_compaction_work(db, &cs);
-    cleanup_compaction(db, &cs, rc == 0);
-    if (!db->shutting_down) st_db_delete_obsolete_files(db);
+    rc = run_compaction(db, c);
   } else {
     st_compaction_free(c);
   }
