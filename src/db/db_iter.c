@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "db/db_impl.h"
+#include "db/db_iter.h"
 #include "table/merger.h"
 #include "util/internal_key.h"
 
@@ -211,6 +212,22 @@ const char *strata_iter_value(const strata_iter *it, size_t *vlen) {
   st_slice v = it->dir == DIR_FORWARD ? st_iter_value(it->iter) : st_buf_slice(&it->saved_value);
   if (vlen) *vlen = v.size;
   return v.data ? v.data : "";
+}
+
+const char *st_db_iter_key_if_valid(const strata_iter *it, size_t *klen) {
+  if (!it->valid) {
+    if (klen) *klen = 0;
+    return NULL;
+  }
+  return strata_iter_key(it, klen);
+}
+
+const char *st_db_iter_value_if_valid(const strata_iter *it, size_t *vlen) {
+  if (!it->valid) {
+    if (vlen) *vlen = 0;
+    return NULL;
+  }
+  return strata_iter_value(it, vlen);
 }
 
 int strata_iter_status(const strata_iter *it) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "c_internal.h"
+#include "db/db_iter.h"
 
 static strata_db *db_of(leveldb_t *db) { return db ? db->db : NULL; }
 
@@ -217,25 +218,24 @@ void leveldb_iter_seek(leveldb_iterator_t *it, const char *k, size_t klen) {
 /* Moving an iterator that is not valid is a caller bug LevelDB asserts on;
  * here it leaves the iterator where it is. */
 void leveldb_iter_next(leveldb_iterator_t *it) {
-  if (leveldb_iter_valid(it)) strata_iter_next(it->it);
+  /* strata_iter_next leaves an iterator that is not valid alone. */
+  if (it && it->it) strata_iter_next(it->it);
 }
 
 void leveldb_iter_prev(leveldb_iterator_t *it) {
-  if (leveldb_iter_valid(it)) strata_iter_prev(it->it);
+  if (it && it->it) strata_iter_prev(it->it);
 }
 
 const char *leveldb_iter_key(const leveldb_iterator_t *it, size_t *klen) {
-  size_t len = 0;
-  const char *key = leveldb_iter_valid(it) ? strata_iter_key(it->it, &len) : NULL;
-  if (klen) *klen = len;
-  return key;
+  if (it && it->it) return st_db_iter_key_if_valid(it->it, klen);
+  if (klen) *klen = 0;
+  return NULL;
 }
 
 const char *leveldb_iter_value(const leveldb_iterator_t *it, size_t *vlen) {
-  size_t len = 0;
-  const char *val = leveldb_iter_valid(it) ? strata_iter_value(it->it, &len) : NULL;
-  if (vlen) *vlen = len;
-  return val;
+  if (it && it->it) return st_db_iter_value_if_valid(it->it, vlen);
+  if (vlen) *vlen = 0;
+  return NULL;
 }
 
 void leveldb_iter_get_error(const leveldb_iterator_t *it, char **errptr) {
