@@ -185,7 +185,10 @@ STRATA_API void strata_filter_policy_destroy(strata_filter_policy *p);
 
 /* A sharded LRU cache of uncompressed table blocks holding up to capacity
  * bytes; may be shared by several databases (thread-safe). Must outlive
- * every database using it. */
+ * every database using it. A block is admitted on its second read within a
+ * window of about four cache-fulls of misses (TinyLFU's "doorkeeper"), so
+ * blocks read once -- a scan, random reads over data much larger than the
+ * cache -- do not push out blocks that are read again. */
 typedef struct strata_cache strata_cache;
 
 STRATA_API int strata_cache_create_lru(size_t capacity, strata_cache **out);
@@ -340,7 +343,9 @@ typedef struct strata_snapshot strata_snapshot;
 typedef struct strata_read_options {
   unsigned version;                /* STRATA_OPTIONS_VERSION */
   int verify_checksums;            /* check block CRCs on this read (0) */
-  int fill_cache;                  /* cache blocks read (1) */
+  int fill_cache;                  /* let blocks read be cached (1): a block
+                                      is cached on its second read (see the
+                                      block cache); 0: never cached */
   const strata_snapshot *snapshot; /* read as of this snapshot; NULL = an
                                       implicit snapshot of the current state */
 } strata_read_options;
