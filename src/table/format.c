@@ -74,6 +74,21 @@ static void free_scratch(void *arg) {
 
 static void make_scratch_key(void) { pthread_key_create(&scratch_key, free_scratch); }
 
+/* Makes a per-thread buffer (*p, *cap bytes) hold at least n bytes: at least
+ * 64 KiB, else exactly n, so one huge block is not followed by a doubling.
+ * The old contents are not kept. Returns 0 when out of memory (the buffer
+ * is left as it was). */
+static int reserve(char **p, size_t *cap, size_t n) {
+  if (*cap >= n) return 1;
+  size_t want = n < 65536 ? 65536 : n;
+  char *q = malloc(want);
+  if (!q) return 0;
+  free(*p);
+  *p = q;
+  *cap = want;
+  return 1;
+}
+
 /* This thread's scratch, grown to n bytes; NULL when out of memory. */
 static read_scratch *get_scratch(size_t n) {
   pthread_once(&scratch_once, make_scratch_key);
@@ -85,15 +100,7 @@ static read_scratch *get_scratch(size_t n) {
       return NULL;
     }
   }
-  if (rs->cap < n) {
-    /* Grow geometrically but do not keep huge buffers from one big value. */
-    size_t cap = n < 65536 ? 65536 : n;
-    char *p = malloc(cap);
-    if (!p) return NULL;
-    free(rs->p);
-    rs->p = p;
-    rs->cap = cap;
-  }
+  if (!reserve(&rs->p, &rs->cap, n)) return NULL;
   return rs;
 }
 
@@ -112,15 +119,7 @@ static read_scratch *get_scratch(size_t n) {
  * malloc'd one that the contents will own. */
 static char *output_buffer(read_scratch *rs, size_t ulen, int transient) {
   if (!transient) return malloc(ulen ? ulen : 1);
-  if (rs->out_cap < ulen) {
-    size_t cap = ulen < 65536 ? 65536 : ulen;
-    char *p = malloc(cap);
-    if (!p) return NULL;
-    free(rs->out);
-    rs->out = p;
-    rs->out_cap = cap;
-  }
-  return rs->out;
+  return reserve(&rs->out, &rs->out_cap, ulen) ? rs->out : NULL;
 }
 
 static int uncompress(const char *path, const st_block_handle *h, int type, const char *src,

@@ -347,8 +347,8 @@ st_cache_handle *st_cache_insert(st_cache *c, st_slice key, void *value, size_t 
   return e;
 }
 
-st_cache_handle *st_cache_lookup(st_cache *c, st_slice key) {
-  uint32_t hash = hash_key(key);
+/* A handle on the entry of key (whose hash is given), or NULL. */
+static entry *lookup_hashed(st_cache *c, st_slice key, uint32_t hash) {
   shard *s = shard_of(c, hash);
   pthread_mutex_lock(&s->mu);
   entry *e = *table_find(s, key.data, key.size, hash);
@@ -357,13 +357,13 @@ st_cache_handle *st_cache_lookup(st_cache *c, st_slice key) {
   return e;
 }
 
+st_cache_handle *st_cache_lookup(st_cache *c, st_slice key) {
+  return lookup_hashed(c, key, hash_key(key));
+}
+
 st_cache_handle *st_cache_lookup_admit(st_cache *c, st_slice key, int *admit) {
   uint32_t hash = hash_key(key);
-  shard *s = shard_of(c, hash);
-  pthread_mutex_lock(&s->mu);
-  entry *e = *table_find(s, key.data, key.size, hash);
-  if (e) take_ref(s, e);
-  pthread_mutex_unlock(&s->mu);
+  entry *e = lookup_hashed(c, key, hash);
   if (e) return e;
   /* The slot comes from the hash's low bits (the shard took the high
    * ones); the whole hash is the tag. */
