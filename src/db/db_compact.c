@@ -528,7 +528,11 @@ static int run_compaction(strata_db *db, st_compaction *c) {
   compaction_state_init(&cs, c);
   int rc = do_compaction_work(db, &cs);
   cleanup_compaction(db, &cs, rc == 0);
-  if (!db->shutting_down) st_db_delete_obsolete_files(db);
+  /* Once installed, the inputs are garbage even if a close began while
+   * the MANIFEST record was being written (mu is released then): left on
+   * disk, a repair would take them for live tables. The close joins the
+   * deleter thread before it releases the LOCK. */
+  if (rc == 0 || !db->shutting_down) st_db_delete_obsolete_files(db);
   return rc;
 }
 

@@ -1,14 +1,18 @@
 /* db_features_test.c - options and objects of strata.h beyond plain reads
  * and writes: custom comparators (and the name check at open), post-write
  * snapshots, reuse_logs, a user info logger, a shared block cache,
- * fill_cache, an env supplied by the user. */
+ * fill_cache, an env supplied by the user, a close during a compaction's
+ * MANIFEST write. */
+#include <semaphore.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -363,6 +367,104 @@ static void test_failed_sync_is_sticky(void **state) {
   strata_close(db);
 }
 
+/* --- a close during a compaction's install ---------------------------- */
+
+/* The MANIFEST record of a compaction is written with the database mutex
+ * released. A close that arrives then must not keep the compaction's
+ * inputs on disk once the record is written: a later repair would take
+ * those leftover tables for live ones. The env below holds the first
+ * MANIFEST sync after a compaction has started (the logger's "compacting"
+ * line) until the test has begun to close the database. */
+
+static atomic_int compaction_started, hook_fired, close_started;
+static sem_t in_install;
+
+static void watch_compactions(void *state, const char *line) {
+  (void)state;
+  if (strstr(line, " compacting ")) atomic_store(&compaction_started, 1);
+}
+
+static int hold_sync(strata_wfile *f) {
+  faulty_file *ff = (faulty_file *)f;
+  if (atomic_load(&compaction_started) && !atomic_exchange(&hook_fired, 1)) {
+    sem_post(&in_install);
+    for (int i = 0; i < 1000 && !atomic_load(&close_started); i++)
+      usleep(2000);
+    usleep(100000); /* strata_close sets its flag meanwhile */
+  }
+  return ff->inner->sync(ff->inner);
+}
+
+static int holding_new_wfile(strata_env *env, const char *path, strata_wfile **out) {
+  int rc = faulty_new_wfile(env, path, out);
+  if (!rc && strstr(path, "/MANIFEST-")) (*out)->sync = hold_sync;
+  return rc;
+}
+
+static void test_close_during_compaction_install(void **state) {
+  (void)state;
+  atomic_store(&compaction_started, 0);
+  atomic_store(&hook_fired, 0);
+  atomic_store(&close_started, 0);
+  fail_syncs = 0;
+  assert_int_equal(sem_init(&in_install, 0, 0), 0);
+  strata_logger *lg = NULL;
+  assert_int_equal(strata_logger_create(NULL, watch_compactions, NULL, &lg), 0);
+  strata_env env = *strata_env_default();
+  env.new_wfile = holding_new_wfile;
+  strata_options o;
+  strata_options_init(&o);
+  o.create_if_missing = 1;
+  o.env = &env;
+  o.info_log = lg;
+  o.write_buffer_size = 64 << 10;
+  o.compression = STRATA_COMPRESSION_NONE;
+  strata_db *db = NULL;
+  assert_int_equal(strata_open(dbpath, &o, &db), 0);
+  /* About three memtables: two or three level-0 tables, which the idle
+   * compaction merges into level 1 once the writes stop. */
+  char k[16], v[200];
+  memset(v, 'v', sizeof v);
+  for (int i = 0; i < 900; i++) {
+    snprintf(k, sizeof k, "key%06d", (i * 7919) % 900);
+    assert_int_equal(strata_put(db, NULL, k, strlen(k), v, sizeof v), 0);
+  }
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 20;
+  if (sem_timedwait(&in_install, &until) != 0) fail_msg("no compaction reached its install");
+  atomic_store(&close_started, 1);
+  strata_close(db);
+  int on_disk = count_files(".ldb");
+
+  /* Every table left on disk is one the database still uses. (With
+   * reuse_logs the open keeps the unflushed writes in their log rather
+   * than in a new table, so the open adds no table to count.) */
+  strata_options plain;
+  strata_options_init(&plain);
+  plain.reuse_logs = 1;
+  assert_int_equal(strata_open(dbpath, &plain, &db), 0);
+  strata_buf b = STRATA_BUF_INIT;
+  int live = 0;
+  for (int level = 0; level < 7; level++) {
+    char name[64];
+    snprintf(name, sizeof name, "leveldb.num-files-at-level%d", level);
+    assert_int_equal(strata_property(db, name, &b), 0);
+    live += atoi(b.data);
+  }
+  assert_true(live > 0);
+  assert_int_equal(on_disk, live);
+  for (int i = 0; i < 900; i++) {
+    snprintf(k, sizeof k, "key%06d", i);
+    assert_int_equal(strata_get(db, NULL, k, strlen(k), &b), 0);
+    assert_int_equal(b.size, sizeof v);
+  }
+  strata_buf_free(&b);
+  strata_close(db);
+  strata_logger_destroy(lg);
+  sem_destroy(&in_install);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_reverse_comparator, setup, teardown),
@@ -370,6 +472,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reuse_logs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_logger_cache_env, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_close_during_compaction_install, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
