@@ -368,41 +368,80 @@ static void merge_range_thread(void *arg) {
   if (sub->rc) st_error_capture(&sub->err, sub->rc);
 }
 
-/* Splits cs's compaction into ranges of about equal input size, at the
- * boundaries of its level+1 inputs (files that do not overlap, so a
- * boundary's bytes on either side are known). Compactions smaller than
- * two output files stay whole: a thread would cost more than it saves. */
-static int plan_ranges(compaction_state *cs) {
-  st_compaction *c = cs->c;
-  int64_t total = 0, upper = 0;
-  for (int w = 0; w < 2; w++)
-    for (int i = 0; i < c->ninputs[w]; i++)
-      total += (int64_t)c->inputs[w][i]->file_size;
+/* The user key at which to split compaction c in two, into *split:
+ *  - a boundary of its level+1 inputs with about half their bytes at or
+ *    below it (those files do not overlap, so the bytes on either side
+ *    are known);
+ *  - failing that (fewer than two level+1 inputs, e.g. level 0 into a
+ *    nearly empty level 1), the middle index key of its largest input,
+ *    which estimates that file's median key: the level-0 files of random
+ *    writes have much the same key distribution, so it halves them all.
+ * Returns 1 when a split lies strictly inside the compaction's key range,
+ * 0 when there is none (or on any error: the compaction then runs as one
+ * range). */
+static int pick_split(strata_db *db, st_compaction *c, st_buf *split) {
+  int64_t upper = 0;
   for (int i = 0; i < c->ninputs[1]; i++)
     upper += (int64_t)c->inputs[1][i]->file_size;
-  cs->nsubs = 1;
-  if (MAX_SUBCOMPACTIONS < 2 || c->ninputs[1] < 2 || total < 2 * (int64_t)c->max_output_file_size)
-    return 0;
-  /* The first boundary with half the level+1 bytes at or below it; not the
-   * last file's, which would leave the upper range empty. */
   int64_t acc = 0;
-  int at = -1;
+  /* Not the last file's boundary, which would leave the upper range empty. */
   for (int i = 0; i < c->ninputs[1] - 1; i++) {
     acc += (int64_t)c->inputs[1][i]->file_size;
     if (acc * 2 >= upper) {
-      at = i;
-      break;
+      st_slice k = st_ikey_user(c->inputs[1][i]->largest);
+      return st_buf_set(split, k.data, k.size) == 0;
     }
   }
-  if (at < 0) return 0;
-  st_slice split = st_ikey_user(c->inputs[1][at]->largest);
-  subcompaction *a = &cs->subs[0], *b = &cs->subs[1];
-  if (st_buf_set(&a->hi, split.data, split.size) || st_buf_set(&b->lo, split.data, split.size))
-    return st_err(STRATA_ENOMEM, "compaction ranges");
-  a->has_hi = 1;
-  b->has_lo = 1;
-  cs->nsubs = 2;
-  return 0;
+  const st_file_meta *big = NULL, *lo = NULL, *hi = NULL;
+  for (int w = 0; w < 2; w++) {
+    for (int i = 0; i < c->ninputs[w]; i++) {
+      const st_file_meta *f = c->inputs[w][i];
+      if (!big || f->file_size > big->file_size) big = f;
+      if (!lo || st_ucmp(db->ucmp, st_ikey_user(f->smallest), st_ikey_user(lo->smallest)) < 0)
+        lo = f;
+      if (!hi || st_ucmp(db->ucmp, st_ikey_user(f->largest), st_ikey_user(hi->largest)) > 0) hi = f;
+    }
+  }
+  if (!big || st_table_cache_middle_key(db->table_cache, big->number, big->file_size, split)) {
+    st_err_clear();
+    return 0;
+  }
+  st_slice ikey = st_buf_slice(split);
+  if (ikey.size < 8) return 0; /* not an internal key: a damaged index */
+  st_slice k = st_ikey_user(ikey);
+  if (st_ucmp(db->ucmp, k, st_ikey_user(lo->smallest)) <= 0 ||
+      st_ucmp(db->ucmp, k, st_ikey_user(hi->largest)) >= 0)
+    return 0;
+  split->size = k.size; /* the user key is the internal key's prefix */
+  return 1;
+}
+
+/* Splits cs's compaction into two ranges of about equal input size (see
+ * pick_split). Compactions smaller than two output files stay whole: a
+ * thread would cost more than it saves. */
+static int plan_ranges(strata_db *db, compaction_state *cs) {
+  st_compaction *c = cs->c;
+  int64_t total = 0;
+  for (int w = 0; w < 2; w++)
+    for (int i = 0; i < c->ninputs[w]; i++)
+      total += (int64_t)c->inputs[w][i]->file_size;
+  cs->nsubs = 1;
+  if (MAX_SUBCOMPACTIONS < 2 || total < 2 * (int64_t)c->max_output_file_size) return 0;
+  st_buf split = ST_BUF_INIT;
+  int have = pick_split(db, c, &split);
+  int rc = 0;
+  if (have) {
+    subcompaction *a = &cs->subs[0], *b = &cs->subs[1];
+    if (st_buf_set(&a->hi, split.data, split.size) || st_buf_set(&b->lo, split.data, split.size)) {
+      rc = st_err(STRATA_ENOMEM, "compaction ranges");
+    } else {
+      a->has_hi = 1;
+      b->has_lo = 1;
+      cs->nsubs = 2;
+    }
+  }
+  st_buf_free(&split);
+  return rc;
 }
 
 /* Runs the compaction: ranges after the first on helper threads, the first
@@ -412,10 +451,11 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
   st_compaction *c = cs->c;
   uint64_t start = db->env->now_micros(db->env);
   cs->smallest_snapshot = st_db_smallest_snapshot(db);
-  int rc = plan_ranges(cs);
+  pthread_mutex_unlock(&db->mu);
+  /* Unlocked: the split may open an input table. */
+  int rc = plan_ranges(db, cs);
   st_db_log(db, "compacting %d@%d + %d@%d files in %d range%s", c->ninputs[0], c->level,
             c->ninputs[1], c->level + 1, cs->nsubs, cs->nsubs == 1 ? "" : "s");
-  pthread_mutex_unlock(&db->mu);
 
   strata_thread *threads[MAX_SUBCOMPACTIONS] = {NULL};
   for (int s = 0; s < cs->nsubs; s++) {

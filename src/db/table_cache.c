@@ -126,6 +126,16 @@ uint64_t st_table_cache_approximate_offset(st_table_cache *tc, uint64_t number, 
   return off;
 }
 
+int st_table_cache_middle_key(st_table_cache *tc, uint64_t number, uint64_t file_size,
+                              st_buf *out) {
+  int rc = 0;
+  st_cache_handle *h = find_table(tc, number, file_size, &rc);
+  if (!h) return rc ? rc : STRATA_ENOTFOUND;
+  rc = st_table_middle_key(st_cache_value(h), out);
+  st_cache_release(tc->cache, h);
+  return rc;
+}
+
 void st_table_cache_evict(st_table_cache *tc, uint64_t number) {
   char key[8];
   st_put_fixed64(key, number);

@@ -35,6 +35,9 @@ int st_table_cache_get(st_table_cache *tc, const st_read_opts *ro, uint64_t numb
 uint64_t st_table_cache_approximate_offset(st_table_cache *tc, uint64_t number, uint64_t file_size,
                                            st_slice ikey);
 
+/* st_table_middle_key() on table `number`; its error if it cannot open. */
+int st_table_cache_middle_key(st_table_cache *tc, uint64_t number, uint64_t file_size, st_buf *out);
+
 /* Drops table `number` from the cache (its file is being deleted). */
 void st_table_cache_evict(st_table_cache *tc, uint64_t number);
 

@@ -334,6 +334,29 @@ uint64_t st_table_approximate_offset(st_table *t, st_slice ikey) {
   return off;
 }
 
+int st_table_middle_key(st_table *t, st_buf *out) {
+  st_block_iter idx;
+  st_block_iter_init(&idx, &t->index, t->opt.ucmp);
+  size_t n = 0;
+  for (st_iter_seek_to_first(&idx.base); st_iter_valid(&idx.base); st_iter_next(&idx.base))
+    n++;
+  int rc = st_iter_status(&idx.base);
+  if (!rc && n < 2) rc = STRATA_ENOTFOUND;
+  if (!rc) {
+    st_iter_seek_to_first(&idx.base);
+    for (size_t i = 1; i < n / 2 && st_iter_valid(&idx.base); i++)
+      st_iter_next(&idx.base);
+    if (!st_iter_valid(&idx.base)) {
+      rc = STRATA_ENOTFOUND;
+    } else {
+      st_slice k = st_iter_key(&idx.base);
+      if (st_buf_set(out, k.data, k.size)) rc = STRATA_ENOMEM;
+    }
+  }
+  st_block_iter_fini(&idx);
+  return rc;
+}
+
 int st_table_find_meta(const st_table *t, const char *name, st_block_handle *h) {
   if (!t->have_metaindex) return STRATA_ENOTFOUND;
   st_slice want = st_slice_cstr(name);

@@ -62,6 +62,13 @@ int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey, void *arg,
  * of the meta-index block when past the last key. */
 uint64_t st_table_approximate_offset(st_table *t, st_slice ikey);
 
+/* Copies into *out the index key halfway through t's data blocks (a key
+ * at or past the last key of the first half of the blocks and before the
+ * first key of the second half), as an estimate of the table's median
+ * key. Returns STRATA_ENOTFOUND when t has fewer than two data blocks,
+ * STRATA_ENOMEM, or the index block's error. */
+int st_table_middle_key(st_table *t, st_buf *out);
+
 /* Meta blocks (format.h): finds the metaindex entry `name` (e.g.
  * "filter.leveldb.BuiltinBloomFilter2") and stores its handle in *h.
  * Returns 0, STRATA_ENOTFOUND (no such entry, or the metaindex could not

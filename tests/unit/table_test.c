@@ -637,6 +637,44 @@ static void test_compression_ratio_rule(void **state) {
   }
 }
 
+/* st_table_middle_key: the index key halfway through the data blocks lies
+ * between the keys of the first and second halves of the entries; a table
+ * of one block has none. */
+static void test_middle_key(void **state) {
+  (void)state;
+  st_random r;
+  st_random_init(&r, 22);
+  int n;
+  entry *e = make_entries(&r, 2000, 100, 1, &n);
+  st_table_options o = topts(STRATA_COMPRESSION_NONE, 1024);
+  st_buf file = build_table(e, n, &o);
+  st_table *t = open_table(&file, READ_COPY, &o);
+  st_buf mid = ST_BUF_INIT;
+  assert_int_equal(st_table_middle_key(t, &mid), 0);
+  /* Entries at or below it, then above it: the split is near the middle. */
+  int below = 0;
+  for (int i = 0; i < n; i++) {
+    int c = st_icmp(UCMP, st_slice_make(e[i].key, e[i].klen), st_buf_slice(&mid));
+    if (c <= 0) {
+      assert_int_equal(below, i); /* every smaller entry comes first */
+      below++;
+    }
+  }
+  assert_true(below > n * 2 / 5 && below < n * 3 / 5);
+  st_table_close(t);
+  st_buf_free(&file);
+
+  /* One block: no middle. */
+  o = topts(STRATA_COMPRESSION_NONE, 1 << 20);
+  file = build_table(e, 10, &o);
+  t = open_table(&file, READ_COPY, &o);
+  assert_int_equal(st_table_middle_key(t, &mid), STRATA_ENOTFOUND);
+  st_table_close(t);
+  st_buf_free(&file);
+  st_buf_free(&mid);
+  free_entries(e, n);
+}
+
 static void test_approximate_offsets(void **state) {
   (void)state;
   st_random r;
@@ -1809,6 +1847,7 @@ int main(void) {
       cmocka_unit_test(test_short_separators),
       cmocka_unit_test(test_compression_ratio_rule),
       cmocka_unit_test(test_approximate_offsets),
+      cmocka_unit_test(test_middle_key),
       cmocka_unit_test(test_checksum_corruption),
       cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_read_errors),
