@@ -330,9 +330,9 @@ static int mi_status(const st_iter *it) {
 
 static void mi_destroy(st_iter *it) { free(it); }
 
-static const st_iter_ops mem_iter_ops = {mi_valid,  mi_seek_to_first, mi_seek_to_last, mi_seek,
-                                         mi_next,   mi_prev,          mi_key,          mi_value,
-                                         mi_status, mi_destroy};
+static const st_iter_ops mem_iter_ops = {
+    mi_valid, mi_seek_to_first, mi_seek_to_last, mi_seek,    mi_next, mi_prev,
+    mi_key,   mi_value,         mi_status,       mi_destroy, NULL};
 
 st_iter *st_memtable_iter(st_memtable *m) {
   mem_iter *mi = malloc(sizeof *mi);

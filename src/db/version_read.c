@@ -78,8 +78,9 @@ static int li_status(const st_iter *it) {
 }
 static void li_destroy(st_iter *it) { free(it); }
 
-static const st_iter_ops level_iter_ops = {li_valid, li_first, li_last,  li_seek,   li_next,
-                                           li_prev,  li_key,   li_value, li_status, li_destroy};
+static const st_iter_ops level_iter_ops = {li_valid,  li_first,   li_last, li_seek,
+                                           li_next,   li_prev,    li_key,  li_value,
+                                           li_status, li_destroy, NULL};
 
 typedef struct level_arg {
   st_table_cache *tc;

@@ -286,9 +286,18 @@ static void bi_destroy(st_iter *base) {
   free(it);
 }
 
+/* The block's only entry starts at 0 and ends where the restart array
+ * begins. */
+static int bi_stored(const st_iter *base, st_stored_entry *out) {
+  const st_block_iter *it = (const st_block_iter *)base;
+  out->lone = it->current == 0 && it->next == it->restarts;
+  out->stored = st_slice_make(NULL, 0);
+  return 1;
+}
+
 static const st_iter_ops block_iter_ops = {bi_valid,  bi_seek_to_first, bi_seek_to_last, bi_seek,
                                            bi_next,   bi_prev,          bi_key,          bi_value,
-                                           bi_status, bi_destroy};
+                                           bi_status, bi_destroy,       bi_stored};
 
 void st_block_iter_init(st_block_iter *it, const st_block *b, const st_comparator *ucmp) {
   st_iter_init(&it->base, &block_iter_ops);

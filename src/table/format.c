@@ -239,6 +239,27 @@ int st_read_block_transient(const st_rafile *file, const char *path, uint64_t fi
   return read_block(file, path, file_size, h, verify_checksum, 1, out);
 }
 
+int st_read_stored_block(const st_rafile *file, uint64_t file_size, const st_block_handle *h,
+                         st_slice *out) {
+  *out = st_slice_make(NULL, 0);
+  if (h->size > SIZE_MAX - ST_BLOCK_TRAILER_SIZE || h->offset > file_size ||
+      h->size + ST_BLOCK_TRAILER_SIZE > file_size - h->offset)
+    return 0;
+  size_t total = (size_t)h->size + ST_BLOCK_TRAILER_SIZE;
+  read_scratch *rs = get_scratch(total);
+  if (!rs) return 0;
+  st_slice got = {NULL, 0};
+  if (file->read(file, h->offset, total, rs->p, &got) || got.size != total) {
+    st_err_clear();
+    return 0;
+  }
+  /* Copied blocks keep their checksum: only an intact one may be copied. */
+  uint32_t stored = st_crc32c_unmask(st_get_fixed32(got.data + h->size + 1));
+  if (stored != st_crc32c(got.data, (size_t)h->size + 1)) return 0;
+  *out = got;
+  return 1;
+}
+
 int st_compress_block(int type, int zstd_level, st_slice raw, st_buf *out) {
   out->size = 0;
   if (type == ST_BLOCK_SNAPPY) {

@@ -135,6 +135,14 @@ int st_read_block(const st_rafile *file, const char *path, uint64_t file_size,
 int st_read_block_transient(const st_rafile *file, const char *path, uint64_t file_size,
                             const st_block_handle *h, int verify_checksum, st_block_contents *out);
 
+/* Points *out at the block at h exactly as stored -- contents (maybe
+ * compressed), type byte and masked crc32c -- for copying it into another
+ * table unchanged. Returns 1 when the block is there and its checksum
+ * holds, else 0 (a damaged or unreadable block is simply not copied; no
+ * error is left set). *out is valid as st_read_block_transient's result. */
+int st_read_stored_block(const st_rafile *file, uint64_t file_size, const st_block_handle *h,
+                         st_slice *out);
+
 /* Compresses raw with `type` (ST_BLOCK_SNAPPY or ST_BLOCK_ZSTD) into out
  * (replacing its content). zstd_level is the zstd level (<= 0: ST_ZSTD_LEVEL;
  * above zstd's maximum: the maximum); snappy ignores it. Returns 0,

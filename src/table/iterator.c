@@ -45,8 +45,8 @@ static int e_status(const st_iter *it) {
 }
 static void e_destroy(st_iter *it) { free(it); }
 
-static const st_iter_ops empty_ops = {e_valid, e_noop, e_noop, e_seek,   e_noop,
-                                      e_noop,  e_none, e_none, e_status, e_destroy};
+static const st_iter_ops empty_ops = {e_valid, e_noop, e_noop,   e_seek,    e_noop, e_noop,
+                                      e_none,  e_none, e_status, e_destroy, NULL};
 
 st_iter *st_iter_empty(int code) {
   empty_iter *e = malloc(sizeof *e);

@@ -19,6 +19,16 @@
 
 typedef struct st_iter st_iter;
 
+/* What an iterator knows of how its current entry is stored (see
+ * st_iter_stored): lone is set when the entry is the only one in its data
+ * block; stored is then that block exactly as it lies in its table file --
+ * contents as stored (maybe compressed), type byte and masked crc32c --
+ * or empty when no table level has filled it in. */
+typedef struct st_stored_entry {
+  int lone;
+  st_slice stored;
+} st_stored_entry;
+
 typedef struct st_iter_ops {
   int (*valid)(const st_iter *it);
   void (*seek_to_first)(st_iter *it);
@@ -30,6 +40,9 @@ typedef struct st_iter_ops {
   st_slice (*value)(const st_iter *it);       /* REQUIRE valid */
   int (*status)(const st_iter *it);
   void (*destroy)(st_iter *it); /* frees the iterator's own memory */
+  /* Optional (NULL: not known). REQUIRE valid. Returns 1 and fills *out
+   * when the current entry's block is known (see st_stored_entry). */
+  int (*stored)(const st_iter *it, st_stored_entry *out);
 } st_iter_ops;
 
 typedef void (*st_cleanup_fn)(void *arg1, void *arg2);
@@ -61,6 +74,15 @@ static inline void st_iter_prev(st_iter *it) { it->ops->prev(it); }
 static inline st_slice st_iter_key(const st_iter *it) { return it->ops->key(it); }
 static inline st_slice st_iter_value(const st_iter *it) { return it->ops->value(it); }
 static inline int st_iter_status(const st_iter *it) { return it->ops->status(it); }
+
+/* For a compaction that copies a block whose only entry it keeps, instead
+ * of decoding and re-encoding it. Block iterators report lone, table
+ * iterators add the stored block, level and merging iterators pass on
+ * their current child's answer; any other iterator returns 0. The slice in
+ * out->stored is valid until the thread's next block read. */
+static inline int st_iter_stored(const st_iter *it, st_stored_entry *out) {
+  return it->ops->stored ? it->ops->stored(it, out) : 0;
+}
 
 /* An iterator over nothing, whose status is `code` (0 for a plain empty
  * iterator; an error code to carry an error, with the thread's current

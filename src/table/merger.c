@@ -194,6 +194,11 @@ static int mi_status(const st_iter *base) {
   return 0;
 }
 
+static int mi_stored(const st_iter *base, st_stored_entry *out) {
+  const merging_iter *m = (const merging_iter *)base;
+  return st_iter_stored(m->child[m->current], out);
+}
+
 static void mi_destroy(st_iter *base) {
   merging_iter *m = (merging_iter *)base;
   for (int i = 0; i < m->n; i++)
@@ -203,7 +208,7 @@ static void mi_destroy(st_iter *base) {
 
 static const st_iter_ops merging_ops = {mi_valid,  mi_seek_to_first, mi_seek_to_last, mi_seek,
                                         mi_next,   mi_prev,          mi_key,          mi_value,
-                                        mi_status, mi_destroy};
+                                        mi_status, mi_destroy,       mi_stored};
 
 st_iter *st_merging_iter_new(const st_comparator *ucmp, st_iter **children, int n) {
   if (n == 1) return children[0];

@@ -257,11 +257,21 @@ void st_table_close(st_table *t) {
 
 /* ---- reads ------------------------------------------------------------- */
 
+/* st_stored_fn of the table iterator. */
+static int stored_block(void *arg, st_slice value, st_slice *stored) {
+  const st_table *t = ((read_ctx *)arg)->t;
+  st_block_handle h;
+  if (!st_block_handle_decode(value.data, value.data + value.size, &h)) return 0;
+  return st_read_stored_block(t->file, t->file_size, &h, stored);
+}
+
 st_iter *st_table_iter(st_table *t, const st_read_opts *ro) {
   st_iter *index = st_block_iter_new(&t->index, t->opt.ucmp);
   if (!index) return NULL;
   read_ctx *ctx = &t->ctx[(ro->verify_checksums ? 2 : 0) + (ro->fill_cache ? 1 : 0)];
-  return st_two_level_iter_new(index, data_block_iter, ctx);
+  st_iter *it = st_two_level_iter_new(index, data_block_iter, ctx);
+  if (it) st_two_level_iter_set_stored_fn(it, stored_block);
+  return it;
 }
 
 int st_table_get(st_table *t, const st_read_opts *ro, st_slice ikey, void *arg,

@@ -194,6 +194,35 @@ int st_table_builder_add(st_table_builder *b, st_slice ikey, st_slice value) {
   return 0;
 }
 
+int st_table_builder_add_stored(st_table_builder *b, st_slice ikey, st_slice stored) {
+  if (b->status) return sticky(b);
+  assert(!b->closed);
+  assert(ikey.size >= 8 && stored.size >= ST_BLOCK_TRAILER_SIZE);
+  assert(b->num_entries == 0 || st_icmp(b->opt.ucmp, ikey, st_buf_slice(&b->last_key)) > 0);
+
+  /* The block being built is cut short: the stored block goes after it. */
+  if (b->pending_index && emit_index_entry(b, &ikey)) return b->status;
+  if (!st_block_builder_empty(&b->data)) {
+    int rc = flush_data_block(b);
+    if (!rc) rc = emit_index_entry(b, &ikey);
+    if (rc) return b->status;
+  }
+  /* The filter's current block starts here (flush_data_block, or the
+   * previous block's, told it), so the key lands in the right filter. */
+  int rc = st_buf_set(&b->last_key, ikey.data, ikey.size);
+  if (!rc && b->has_filter) rc = st_filter_block_add_key(&b->filter, st_ikey_user(ikey));
+  if (rc) return fail(b, rc);
+  b->pending_handle.offset = b->offset;
+  b->pending_handle.size = stored.size - ST_BLOCK_TRAILER_SIZE;
+  /* Contents, type and checksum as they were: the crc covers only the
+   * block itself, so it holds wherever the block goes. */
+  if ((rc = append(b, stored.data, stored.size))) return rc;
+  b->num_entries++;
+  b->pending_index = 1;
+  if (b->has_filter && (rc = st_filter_block_start(&b->filter, b->offset))) return fail(b, rc);
+  return 0;
+}
+
 /* Writes the filter block and adds its entry "filter.<policy name>" to
  * the metaindex being built. */
 static int add_filter_block(st_table_builder *b, st_block_builder *metaindex) {

@@ -33,6 +33,15 @@ st_table_builder *st_table_builder_new(const st_table_options *opt, st_wfile *fi
  * STRATA_ENOMEM (also when a user filter policy returns no filter). */
 int st_table_builder_add(st_table_builder *b, st_slice ikey, st_slice value);
 
+/* Adds an entry whose data block is copied as it lies in another table:
+ * stored is that block's contents (as stored, maybe compressed), type
+ * byte and masked crc32c (st_read_stored_block), and ikey is the block's
+ * only entry. The block being built, if any, is written first (shorter
+ * than block_size). The caller vouches that the block holds exactly ikey
+ * and its value; the filter and index learn ikey as for st_table_builder_add.
+ * Same requirements and errors as st_table_builder_add. */
+int st_table_builder_add_stored(st_table_builder *b, st_slice ikey, st_slice stored);
+
 /* Writes the last data block, the meta-index, index block and footer.
  * The file is not synced. Errors: STRATA_EIO, STRATA_ENOMEM. */
 int st_table_builder_finish(st_table_builder *b);

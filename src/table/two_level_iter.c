@@ -13,10 +13,11 @@ typedef struct two_level_iter {
   st_iter *index;
   st_block_fn block_fn;
   void *arg;
-  st_iter *data;      /* over the block of the current index entry; or NULL */
-  st_buf data_handle; /* the index value `data` was opened for */
-  st_error err;       /* first error met in a data block (err.code == 0:
-                         none); once set the iterator stays invalid */
+  st_iter *data;          /* over the block of the current index entry; or NULL */
+  st_buf data_handle;     /* the index value `data` was opened for */
+  st_error err;           /* first error met in a data block (err.code == 0:
+                             none); once set the iterator stays invalid */
+  st_stored_fn stored_fn; /* or NULL */
 } two_level_iter;
 
 static void set_data(two_level_iter *it, st_iter *data) {
@@ -158,6 +159,16 @@ static int tl_status(const st_iter *base) {
   return rc;
 }
 
+/* The data iterator's answer, with the stored block filled in by
+ * stored_fn (a table's) when the entry is alone in its block. */
+static int tl_stored(const st_iter *base, st_stored_entry *out) {
+  const two_level_iter *it = (const two_level_iter *)base;
+  if (!it->data || !st_iter_stored(it->data, out)) return 0;
+  if (out->lone && out->stored.size == 0 && it->stored_fn)
+    return it->stored_fn(it->arg, st_buf_slice(&it->data_handle), &out->stored);
+  return 1;
+}
+
 static void tl_destroy(st_iter *base) {
   two_level_iter *it = (two_level_iter *)base;
   st_iter_destroy(it->data);
@@ -168,7 +179,7 @@ static void tl_destroy(st_iter *base) {
 
 static const st_iter_ops two_level_ops = {tl_valid,  tl_seek_to_first, tl_seek_to_last, tl_seek,
                                           tl_next,   tl_prev,          tl_key,          tl_value,
-                                          tl_status, tl_destroy};
+                                          tl_status, tl_destroy,       tl_stored};
 
 st_iter *st_two_level_iter_new(st_iter *index_iter, st_block_fn block_fn, void *arg) {
   two_level_iter *it = malloc(sizeof *it);
@@ -184,5 +195,10 @@ st_iter *st_two_level_iter_new(st_iter *index_iter, st_block_fn block_fn, void *
   it->data_handle = (st_buf)ST_BUF_INIT;
   it->err.code = 0;
   it->err.msg[0] = '\0';
+  it->stored_fn = NULL;
   return &it->base;
+}
+
+void st_two_level_iter_set_stored_fn(st_iter *two_level, st_stored_fn fn) {
+  ((two_level_iter *)two_level)->stored_fn = fn;
 }

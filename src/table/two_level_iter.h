@@ -25,4 +25,12 @@ typedef st_iter *(*st_block_fn)(void *arg, st_slice handle);
  * destroyed then). */
 st_iter *st_two_level_iter_new(st_iter *index_iter, st_block_fn block_fn, void *arg);
 
+/* Points *stored at the block that index value `handle` names, as stored
+ * (see st_stored_entry). Returns 1 on success, 0 when it cannot. */
+typedef int (*st_stored_fn)(void *arg, st_slice handle, st_slice *stored);
+
+/* Makes st_iter_stored() on two_level (made by st_two_level_iter_new)
+ * fill in the stored block through fn(arg, handle, ...). */
+void st_two_level_iter_set_stored_fn(st_iter *two_level, st_stored_fn fn);
+
 #endif
