@@ -2,7 +2,9 @@
  * table_builder.c - writes a sorted table (see table_builder.h; the format
  * is in table/format.h).
  *
- * Data blocks are cut when their estimated size reaches opt->block_size.
+ * Data blocks are cut when their estimated size reaches opt->block_size,
+ * or early, before a block copied as stored from another table
+ * (st_table_builder_add_stored, used by compactions).
  * The index entry of a block is written only when the first key of the
  * next block is known (or at finish), so that its separator can be a short
  * key between the two blocks instead of the block's whole last key.
