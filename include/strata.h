@@ -67,7 +67,10 @@ enum {
   STRATA_EIO = -5,         /* an operating-system I/O call failed */
   STRATA_EBUSY = -6,       /* database locked by another handle or process */
   STRATA_ENOMEM = -7,      /* allocation failed */
-  STRATA_EMISUSE = -8      /* API used wrongly (e.g. NULL handle) */
+  STRATA_EMISUSE = -8,     /* API used wrongly (e.g. NULL handle, a call on
+                              a transaction that has ended) */
+  STRATA_ECONFLICT = -9    /* a transaction's commit found a key it read or
+                              wrote changed since it began; nothing applied */
 };
 
 /* Static, human-readable name of an error code. Never NULL. Thread-safe. */
@@ -332,6 +335,9 @@ typedef struct strata_options {
   strata_logger *info_log;                   /* NULL: write <db>/LOG (old one: LOG.old) */
   int reuse_logs;                            /* append to the last log at open instead of
                                                 flushing it to a table (0) */
+  int read_only;                             /* open without the LOCK, beside a writer in
+                                                another process; never write a file (0).
+                                                See "Read-only opens" below. */
 } strata_options;
 
 /* Fills *opt with the defaults above. */
@@ -396,7 +402,8 @@ STRATA_API void strata_close(strata_db *db);
 /* Stores key -> value, replacing any earlier value. wopt may be NULL.
  * Errors: STRATA_EIO (log write or sync failed; after a failed log write or
  * sync every later write fails too), STRATA_ENOMEM, STRATA_EINVAL (key
- * larger than 4 GiB - 9 bytes or value larger than 4 GiB - 1). */
+ * larger than 4 GiB - 9 bytes or value larger than 4 GiB - 1; a key in the
+ * reserved range of sub-databases, see below; a read-only database). */
 STRATA_API int strata_put(strata_db *db, const strata_write_options *wopt, const void *key,
                           size_t klen, const void *val, size_t vlen);
 
@@ -425,8 +432,9 @@ typedef struct strata_batch strata_batch;
  * strata_batch_destroy). Errors: STRATA_ENOMEM. */
 STRATA_API int strata_batch_create(strata_batch **bp);
 STRATA_API void strata_batch_destroy(strata_batch *b);
-/* Queue a put/delete. Errors: STRATA_ENOMEM, STRATA_EINVAL (size > 4 GiB-1)
- * -- on error the batch is unchanged. */
+/* Queue a put/delete. Errors: STRATA_ENOMEM, STRATA_EINVAL (size > 4 GiB-1,
+ * or a key in the reserved range of sub-databases) -- on error the batch is
+ * unchanged. */
 STRATA_API int strata_batch_put(strata_batch *b, const void *key, size_t klen, const void *val,
                                 size_t vlen);
 STRATA_API int strata_batch_delete(strata_batch *b, const void *key, size_t klen);
@@ -497,6 +505,290 @@ STRATA_API const char *strata_iter_value(const strata_iter *it, size_t *vlen);
 /* STRATA_OK, or the error that stopped the iterator (also sets
  * strata_errmsg() on this thread). */
 STRATA_API int strata_iter_status(const strata_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/* Sub-databases                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A named sub-database is an ordered key space of its own inside one
+ * database (LMDB's named databases, RocksDB's column families): its keys
+ * never meet the main database's or another sub-database's, its iterators
+ * see only its keys, and any key (the empty key to any bytes) is allowed in
+ * it. One write batch or transaction may span several sub-databases and the
+ * main database, and is applied atomically.
+ *
+ * Storage. Sub-databases are ordinary LevelDB records in a reserved range
+ * of the main key space: every key that begins with the 9 bytes
+ * STRATA_RESERVED_PREFIX ("\xff\xff" "strata" "\x00"). The encoding is
+ * given as a grammar at the top of src/db/subdb.c and in doc/formats.md.
+ * Through strata.h that range is invisible: main-database iterators skip
+ * it, and writing a main-database key in it fails with STRATA_EINVAL.
+ * leveldb/c.h and LevelDB itself see the range as ordinary keys: they may
+ * read it, compact it and write keys outside it; a program that writes or
+ * deletes keys inside it damages the sub-databases.
+ *
+ * Sub-databases need the bytewise comparator (the default): with another
+ * comparator strata_subdb_open fails with STRATA_ENOTSUP, because a user
+ * order cannot keep each sub-database's keys together.
+ *
+ * Handles are owned by the database: opening a name twice gives the same
+ * handle, and every handle is freed by strata_close (never by the caller).
+ * A handle may be used from any number of threads. After the sub-database
+ * is dropped its handle stays allocated until close, and every call given
+ * it fails with STRATA_EINVAL ("sub-database ... was dropped"). */
+typedef struct strata_subdb strata_subdb;
+
+#define STRATA_RESERVED_PREFIX                                                                     \
+  "\xff\xff"                                                                                       \
+  "strata" /* followed by one 0x00 byte */
+#define STRATA_RESERVED_PREFIX_LEN 9
+#define STRATA_SUBDB_NAME_MAX 255 /* bytes in a sub-database name */
+
+/* Opens the sub-database `name` (a NUL-terminated string of 1 to
+ * STRATA_SUBDB_NAME_MAX bytes), creating it empty when create is non-zero
+ * and it does not exist (the creation is one durable, synced write).
+ * *out receives the database-owned handle.
+ * Errors: STRATA_ENOTFOUND (absent and create == 0), STRATA_EINVAL (empty
+ * or too long name; create on a read-only handle), STRATA_ENOTSUP (the
+ * database has a user comparator), STRATA_EIO, STRATA_ENOMEM. Thread-safe. */
+STRATA_API int strata_subdb_open(strata_db *db, const char *name, int create, strata_subdb **out);
+
+/* Drops a sub-database, named by its handle (sdb) or, when sdb is NULL, by
+ * name. The sub-database disappears atomically at once (one durable,
+ * synced write); its records are removed in the background by compaction,
+ * not by a delete per key, so the call takes the same time whatever its
+ * size. A later strata_subdb_open(create) of the name makes a new, empty
+ * sub-database with a new handle.
+ * Errors: STRATA_ENOTFOUND (no such name), STRATA_EINVAL (handle already
+ * dropped, read-only database), STRATA_EIO, STRATA_ENOMEM. Thread-safe.
+ * Iterators already open on the sub-database keep their view; every later
+ * call given the handle fails with STRATA_EINVAL, and a write transaction
+ * that wrote to it fails to commit with STRATA_EINVAL. */
+STRATA_API int strata_subdb_drop(strata_db *db, strata_subdb *sdb, const char *name);
+
+/* Calls fn(arg, name) for every sub-database, in name order; stops early
+ * and returns fn's value when it returns non-zero. name is valid during
+ * the call only. Errors: STRATA_EIO, STRATA_ENOMEM. */
+STRATA_API int strata_subdb_list(strata_db *db, int (*fn)(void *arg, const char *name), void *arg);
+
+/* The handle's name (owned by the handle). */
+STRATA_API const char *strata_subdb_name(const strata_subdb *sdb);
+
+/* Approximate statistics of a sub-database (sdb) or, when sdb is NULL, of
+ * the main database without the reserved range. entries counts the
+ * memtables' entries exactly and estimates the tables' from their index
+ * blocks and a sample of data blocks; bytes is the file-system size of the
+ * tables' blocks in the range plus the memtables' bytes in it. Overwritten
+ * and deleted entries not yet compacted are counted. */
+typedef struct strata_subdb_stats {
+  uint64_t entries; /* approximate number of entries */
+  uint64_t bytes;   /* approximate bytes on disk and in memtables */
+} strata_subdb_stats;
+
+STRATA_API int strata_subdb_stat(strata_db *db, strata_subdb *sdb, strata_subdb_stats *out);
+
+/* The per-key calls, naming a sub-database: sdb NULL means the main
+ * database (and these then behave exactly as strata_put, strata_delete,
+ * strata_get, strata_iter_create). Arguments, ownership and errors as for
+ * those calls, plus STRATA_EINVAL for a dropped handle or one of another
+ * database. Iterators over a sub-database show its keys as the user wrote
+ * them (without the reserved encoding) and stop at its end. */
+STRATA_API int strata_put_in(strata_db *db, strata_subdb *sdb, const strata_write_options *wopt,
+                             const void *key, size_t klen, const void *val, size_t vlen);
+STRATA_API int strata_delete_in(strata_db *db, strata_subdb *sdb, const strata_write_options *wopt,
+                                const void *key, size_t klen);
+STRATA_API int strata_get_in(strata_db *db, strata_subdb *sdb, const strata_read_options *ropt,
+                             const void *key, size_t klen, strata_buf *val);
+STRATA_API int strata_iter_create_in(strata_db *db, strata_subdb *sdb,
+                                     const strata_read_options *ropt, strata_iter **itp);
+
+/* Queue a put/delete of a key of sub-database sdb (NULL: the main
+ * database) into b. The batch holds the key in its stored encoding (so
+ * strata_batch_iterate shows sub-database keys with their reserved
+ * prefix). Errors: as strata_batch_put, plus STRATA_EINVAL for a dropped
+ * handle; on error the batch is unchanged. */
+STRATA_API int strata_batch_put_in(strata_batch *b, strata_subdb *sdb, const void *key, size_t klen,
+                                   const void *val, size_t vlen);
+STRATA_API int strata_batch_delete_in(strata_batch *b, strata_subdb *sdb, const void *key,
+                                      size_t klen);
+
+/* ------------------------------------------------------------------------ */
+/* Transactions                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A transaction reads one consistent view of the database (a snapshot) and,
+ * if it is a write transaction, collects puts and deletes that its commit
+ * applies atomically as one write batch.
+ *
+ * - A read transaction (write == 0) is a snapshot with a handle: it never
+ *   sees a later write, and costs what strata_snapshot_get costs.
+ * - A write transaction sees its own writes: strata_txn_get and its
+ *   iterators merge its pending puts and deletes over its snapshot, in key
+ *   order, forward and backward, with seek.
+ * - Commit is optimistic (RocksDB's OptimisticTransactionDB is the model):
+ *   it checks, for every key the transaction read (with strata_txn_get,
+ *   found or not, or met through one of its iterators) or wrote, that the
+ *   newest entry of that key in the database is not newer than the
+ *   transaction's snapshot. If one is, the commit fails with
+ *   STRATA_ECONFLICT ("Conflict: key '...' changed since the transaction
+ *   began") and applies nothing. Otherwise its writes are applied as one
+ *   batch, atomically, and (with sync) made durable before it returns. The
+ *   check and the write happen as one step in the write queue, so two
+ *   transactions that conflict can never both commit: committed write
+ *   transactions are serializable on the keys they read and wrote.
+ *   Keys an iterator skipped over (a range read) are not checked, so a key
+ *   inserted into a range a transaction scanned does not make it conflict.
+ *   The check costs one point lookup per key read or written, and nothing
+ *   when no write at all was committed since the transaction began.
+ * - Plain writes (strata_put, strata_write) never wait for an open
+ *   transaction; they conflict with it only through the check above.
+ * - exclusive (LMDB's model): at most one exclusive write transaction is
+ *   open at a time; strata_txn_begin of a second one waits until the first
+ *   commits or aborts. Two exclusive transactions therefore never conflict
+ *   with each other (one can still conflict with a plain write or an
+ *   optimistic transaction).
+ *
+ * Thread-safety: a transaction is used by one thread at a time; using one
+ * from two threads at once is undefined. Ending: strata_txn_commit or
+ * strata_txn_abort ends a transaction; every later call on it, and on
+ * iterators made from it, fails with STRATA_EMISUSE (never a crash) until
+ * strata_txn_destroy frees it. Iterators made from a transaction must be
+ * destroyed before the transaction is. Transactions must be destroyed
+ * before their database is closed. */
+typedef struct strata_txn strata_txn;
+
+typedef struct strata_txn_options {
+  unsigned version;                /* STRATA_OPTIONS_VERSION */
+  int write;                       /* 0: read-only transaction (default) */
+  int sync;                        /* commit waits for fdatasync (0) */
+  int exclusive;                   /* one exclusive write transaction at a
+                                      time; begin waits for it (0) */
+  const strata_snapshot *snapshot; /* read as of this existing snapshot
+                                      (borrowed; must outlive the
+                                      transaction); NULL: take one now */
+} strata_txn_options;
+
+STRATA_API void strata_txn_options_init(strata_txn_options *opt);
+
+/* Begins a transaction; opt may be NULL (a read transaction). *out
+ * receives a handle owned by the caller (free with strata_txn_destroy).
+ * Errors: STRATA_EINVAL (write on a read-only database), STRATA_ENOMEM,
+ * STRATA_EMISUSE. With exclusive, blocks while another exclusive write
+ * transaction is open. */
+STRATA_API int strata_txn_begin(strata_db *db, const strata_txn_options *opt, strata_txn **out);
+
+/* Reads key of sdb (NULL: main database) as the transaction sees it.
+ * Copies the value into *val. Returns STRATA_ENOTFOUND when absent (or
+ * deleted by the transaction). Errors: as strata_get, plus STRATA_EMISUSE
+ * (ended), STRATA_EINVAL (dropped handle). */
+STRATA_API int strata_txn_get(strata_txn *txn, strata_subdb *sdb, const void *key, size_t klen,
+                              strata_buf *val);
+
+/* Queues a put or delete (copied). Errors: STRATA_EMISUSE (ended, or a
+ * read transaction), STRATA_EINVAL (size limits, a main-database key in
+ * the reserved range, dropped handle), STRATA_ENOMEM; the transaction is
+ * unchanged on error. */
+STRATA_API int strata_txn_put(strata_txn *txn, strata_subdb *sdb, const void *key, size_t klen,
+                              const void *val, size_t vlen);
+STRATA_API int strata_txn_delete(strata_txn *txn, strata_subdb *sdb, const void *key, size_t klen);
+
+/* An iterator over sdb (NULL: main database) as the transaction sees it,
+ * with the strata_iter calls. It sees the transaction's writes made before
+ * each positioning call. ropt may be NULL (its snapshot field is ignored).
+ * Errors: STRATA_EMISUSE (ended), STRATA_EINVAL, STRATA_ENOMEM. */
+STRATA_API int strata_txn_iter_create(strata_txn *txn, strata_subdb *sdb,
+                                      const strata_read_options *ropt, strata_iter **itp);
+
+/* Commits (see above) and ends the transaction, whatever the result.
+ * Committing a read transaction just ends it. Errors: STRATA_ECONFLICT,
+ * STRATA_EMISUSE (already ended), STRATA_EINVAL (a sub-database it wrote
+ * was dropped), STRATA_EIO (as strata_write), STRATA_ENOMEM. */
+STRATA_API int strata_txn_commit(strata_txn *txn);
+
+/* Ends the transaction discarding its writes. Errors: STRATA_EMISUSE when
+ * it had already ended. */
+STRATA_API int strata_txn_abort(strata_txn *txn);
+
+/* Aborts the transaction if it is still open and frees it. NULL is a no-op. */
+STRATA_API void strata_txn_destroy(strata_txn *txn);
+
+/* The snapshot the transaction reads at (owned by the transaction, valid
+ * until it is destroyed); usable with strata_get and strata_iter_create.
+ * NULL for NULL. */
+STRATA_API const strata_snapshot *strata_txn_snapshot(const strata_txn *txn);
+
+/* 1 while the transaction is open (not committed or aborted), else 0. */
+STRATA_API int strata_txn_active(const strata_txn *txn);
+
+/* ------------------------------------------------------------------------ */
+/* Read-only opens                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* With strata_options.read_only set, strata_open takes no lock and never
+ * creates, writes, renames or deletes a file, so any number of processes
+ * may read a database while one process (Strata or LevelDB) writes it, and
+ * a database on a read-only file system can be opened. The handle sees the
+ * database as of its open -- the tables and the write-ahead logs, replayed
+ * in memory -- and strata_catch_up() moves it to the writer's latest
+ * state. Tables the writer deletes while a read-only handle uses them stay
+ * readable through the descriptors it holds; a read or catch-up that loses
+ * a race with the writer retries, and never returns a wrong value or a
+ * spurious error. Writes, strata_compact_range, transactions with write,
+ * and sub-database creation and drop fail with STRATA_EINVAL
+ * ("read-only database"). create_if_missing and error_if_exists are
+ * ignored. */
+
+/* Moves a read-only handle to the database's latest state: re-reads
+ * CURRENT, the MANIFEST's new records and the logs' new records. Costs
+ * about the size of what changed. Iterators and snapshots made before keep
+ * their view. Errors: STRATA_EINVAL (not a read-only handle),
+ * STRATA_ECORRUPTION, STRATA_EIO, STRATA_ENOMEM. Thread-safe. */
+STRATA_API int strata_catch_up(strata_db *db);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints and bulk load                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Makes a consistent copy of the open database in dest_dir (which must not
+ * exist; it is created) while the database keeps taking writes: every
+ * write acknowledged before the call began is in the copy. Tables are
+ * hard-linked when dest_dir is on the same file system, copied otherwise;
+ * the copy has its own MANIFEST, CURRENT and no log, opens in Strata and in
+ * LevelDB 1.23, and shares nothing with the source but the immutable
+ * table files. Sub-databases are copied with the rest. A crash during the
+ * call leaves the source untouched and dest_dir incomplete (no CURRENT).
+ * Errors: STRATA_EINVAL (dest_dir exists), STRATA_EIO, STRATA_ENOMEM.
+ * Thread-safe. */
+STRATA_API int strata_checkpoint(strata_db *db, const char *dest_dir);
+
+/* Sorted bulk load (RocksDB's SST ingestion is the model): builds sorted
+ * tables straight from keys given in strictly increasing order and adds
+ * them to the deepest level in one MANIFEST record, with no write-ahead
+ * log and no compaction rewriting them. For filling a new database or an
+ * empty sub-database: at finish, the loaded key range must hold no entry
+ * of the target (main database or sdb) in any memtable or table, or the
+ * load fails with STRATA_EINVAL and nothing is added. The loaded entries
+ * become visible to every reader at once, when strata_loader_finish
+ * returns, and are durable then. Not thread-safe: one thread at a time
+ * per loader. */
+typedef struct strata_loader strata_loader;
+
+/* Starts a load into sdb (NULL: the main database). *out is owned by the
+ * caller (free with strata_loader_destroy). Errors: STRATA_EINVAL
+ * (read-only database, dropped handle), STRATA_ENOMEM, STRATA_EIO. */
+STRATA_API int strata_loader_create(strata_db *db, strata_subdb *sdb, strata_loader **out);
+/* Adds one entry; key must be greater than the previous key (in the
+ * database's comparator). Errors: STRATA_EINVAL (out of order or equal,
+ * a main-database key in the reserved range, size limits), STRATA_EIO,
+ * STRATA_ENOMEM. After an error the loader accepts only destroy. */
+STRATA_API int strata_loader_add(strata_loader *l, const void *key, size_t klen, const void *val,
+                                 size_t vlen);
+/* Finishes the tables, syncs them and adds them to the database. Errors:
+ * STRATA_EINVAL (the range overlaps existing entries), STRATA_EIO,
+ * STRATA_ENOMEM; on error no table is added. */
+STRATA_API int strata_loader_finish(strata_loader *l);
+/* Frees the loader; tables of an unfinished load are deleted. NULL: no-op. */
+STRATA_API void strata_loader_destroy(strata_loader *l);
 
 /* ------------------------------------------------------------------------ */
 /* Maintenance and introspection                                            */

@@ -18,6 +18,7 @@ const char *strata_strerror(int code) {
   case STRATA_EBUSY: return "Busy";
   case STRATA_ENOMEM: return "Out of memory";
   case STRATA_EMISUSE: return "Misuse";
+  case STRATA_ECONFLICT: return "Conflict";
   default: return "Unknown error";
   }
 }
