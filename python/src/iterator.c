@@ -23,8 +23,9 @@
  * Differences from plyvel 1.5 (bugs there, fixed here): a reverse
  * iteration whose first entry equals `start` returns it (plyvel returns
  * nothing); prev() after seek() does not go below `start`; seek() does not
- * land on an excluded start key; an engine error met at the first step is
- * raised instead of ending the iteration.
+ * land on an excluded start key, and seek() past `stop` leaves the iterator
+ * after the range (plyvel lands on an included stop key); an engine error
+ * met at the first step is raised instead of ending the iteration.
  */
 #include "strata_py.h"
 
@@ -328,8 +329,11 @@ static PyObject *iter_seek(PyObject *self, PyObject *target) {
                           (size_t)PyBytes_GET_SIZE(i->stop));
     if (CMP_FAILED(i)) goto fail;
     if (c > 0) {
-      t = PyBytes_AS_STRING(i->stop);
-      tl = PyBytes_GET_SIZE(i->stop);
+      /* past the range: after its last entry (plyvel would land on an
+       * included stop key) */
+      PyMem_Free(heap);
+      i->state = AFTER_STOP;
+      Py_RETURN_NONE;
     }
   }
   int valid = move(i, OP_SEEK, t, (size_t)tl);
@@ -366,7 +370,10 @@ static PyObject *raw_status(sp_iter *i) {
 static int need_valid(sp_iter *i) {
   if (check(i)) return -1;
   if (!strata_iter_valid(i->it)) {
-    sp_db_raise_slot(i->db, SP_E_ITER_INVALID, "");
+    sp_db_raise_slot(i->db, SP_E_ITER_INVALID,
+                     i->db->bytes_messages ? ""
+                                           : "the raw iterator is not positioned on an entry "
+                                             "(valid() is False)");
     return -1;
   }
   return 0;

@@ -32,6 +32,12 @@ PyObject *sp_raise_slot(PyObject *errors, int bytes_messages, int slot, const ch
   if (errors && PyTuple_Check(errors) && PyTuple_GET_SIZE(errors) == SP_E_COUNT)
     cls = PyTuple_GET_ITEM(errors, slot);
   if (!cls) cls = fallback_class(slot);
+  if (!*msg) {
+    PyErr_SetNone(cls); /* plyvel's IteratorInvalidError() has no message */
+    return NULL;
+  }
+  /* Closed objects raise RuntimeError with a str message in plyvel too. */
+  if (slot == SP_E_CLOSED) bytes_messages = 0;
   PyObject *m = bytes_messages
                     ? PyBytes_FromString(msg)
                     : PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "backslashreplace");
