@@ -159,8 +159,8 @@ extern PyTypeObject sp_db_type;
 
 /* Fails (returns -1 with the closed/forked exception set, closed_msg as the
  * message) unless d is open and was opened in this process. */
+int sp_db_check_slow(sp_db *d, const char *closed_msg);
 static inline int sp_db_check(sp_db *d, const char *closed_msg) {
-  extern int sp_db_check_slow(sp_db * d, const char *closed_msg);
   if (SP_LIKELY(d->open && d->fork_gen == sp_fork_generation)) return 0;
   return sp_db_check_slow(d, closed_msg);
 }
@@ -216,8 +216,8 @@ int sp_parse_args(sp_kwlist *kl, PyObject *const *args, Py_ssize_t nargs, PyObje
 
 /* A key: exact bytes (or a subclass). Sets TypeError naming argname and the
  * type given. */
+int sp_key_arg_fail(PyObject *o, const char *argname);
 static inline int sp_key_arg(PyObject *o, const char *argname, const char **p, Py_ssize_t *n) {
-  extern int sp_key_arg_fail(PyObject * o, const char *argname);
   if (SP_LIKELY(o && PyBytes_Check(o))) {
     *p = PyBytes_AS_STRING(o);
     *n = PyBytes_GET_SIZE(o);
