@@ -223,6 +223,8 @@ static inline int sp_key_arg(PyObject *o, const char *argname, const char **p, P
     *n = PyBytes_GET_SIZE(o);
     return 0;
   }
+  *p = NULL;
+  *n = 0;
   return sp_key_arg_fail(o, argname);
 }
 

@@ -256,3 +256,54 @@ def test_iterator_thread_busy_guard(db):
         t.join()
     for e in errors:
         assert "another thread" in str(e)
+
+
+@pytest.fixture(scope="module")
+def bigdb(tmp_path_factory):
+    """3000 keys, some values large enough to overflow a read-ahead batch."""
+    d = strata.DB(str(tmp_path_factory.mktemp("big") / "db"), create_if_missing=True,
+                  write_buffer_size=256 << 10)
+    keys = []
+    for i in range(3000):
+        k = b"%05d" % (i * 3)
+        size = 70000 if i % 997 == 5 else (i % 50)
+        d.put(k, k * (size // 5 + 1))
+        keys.append(k)
+    d.compact_range(stop=b"04000")  # part in tables, part in the memtable
+    yield d, keys
+    d.close()
+
+
+@settings(max_examples=scaled(150, 30), deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["next"] * 6 + ["prev"] * 3 + ["seek", "start",
+                                                                               "stop"]),
+                              st.integers(0, 9100)), max_size=400),
+       reverse=st.booleans(), include_value=st.booleans(),
+       lo=st.one_of(st.none(), st.integers(0, 9100)), hi=st.one_of(st.none(), st.integers(0, 9100)))
+def test_long_walks_match_model(bigdb, ops, reverse, include_value, lo, hi):
+    # Long runs one way (the read-ahead fills) broken by turns and seeks (its resyncs).
+    db, keys = bigdb
+    start = None if lo is None else b"%05d" % lo
+    stop = None if hi is None else b"%05d" % hi
+    rng = model_range(keys, start, stop, True, False, None)
+    it = db.iterator(reverse=reverse, start=start, stop=stop, include_value=include_value)
+    m = Model(rng, reverse)
+    for op, n in ops:
+        if op == "seek":
+            it.seek(b"%05d" % n)
+            m.seek(b"%05d" % n)
+            continue
+        if op in ("start", "stop"):
+            getattr(it, "seek_to_" + op)()
+            getattr(m, "seek_to_" + op)()
+            continue
+        expect = getattr(m, op)()
+        try:
+            got = next(it) if op == "next" else it.prev()
+        except StopIteration:
+            got = None
+        if include_value and got is not None:
+            k, v = got
+            assert v[:5] == k
+            got = k
+        assert got == expect
