@@ -96,6 +96,6 @@ class NotSupportedError(Error):
 
 
 # The order of strata_py.h's SP_E_* slots.
-ERROR_TABLE = (Error, IOError, CorruptionError, LockError, ConflictError, ReadOnlyError,
+ERROR_TABLE: "tuple[type, ...]" = (Error, IOError, CorruptionError, LockError, ConflictError, ReadOnlyError,
                IteratorInvalidError, ClosedError, NotFoundError, InvalidArgumentError,
                NotSupportedError)
