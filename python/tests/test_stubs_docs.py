@@ -21,9 +21,10 @@ def test_stubtest():
     # the package under test, not a copy in the current directory
     root = os.path.dirname(os.path.dirname(os.path.abspath(strata.__file__)))
     env = dict(os.environ, PYTHONPATH=root)
-    r = subprocess.run([sys.executable, "-m", "mypy.stubtest", *MODULES],
-                       capture_output=True, text=True, timeout=600, cwd="/", env=env)
-    assert r.returncode == 0, r.stdout + r.stderr
+    for mod in MODULES:  # one at a time: stubtest trips over a package and its child
+        r = subprocess.run([sys.executable, "-m", "mypy.stubtest", mod],
+                           capture_output=True, text=True, timeout=600, cwd="/", env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
 
 
 def public_callables():
