@@ -13,18 +13,20 @@
 typedef struct {
   PyObject_HEAD sp_db *db;
   strata_batch *b;
-  PyObject *prefix; /* a PrefixedDB's prefix, or NULL */
+  strata_subdb *sdb; /* where put/delete go by default (NULL: the main database) */
+  PyObject *prefix;  /* a PrefixedDB's prefix, or NULL */
   int transaction;
   int sync;
 } sp_batch;
 
 static const char CLOSED_MSG[] = "Database is closed";
 
-PyObject *sp_batch_new(sp_db *d, PyObject *prefix, int transaction, int sync) {
+PyObject *sp_batch_new(sp_db *d, strata_subdb *sdb, PyObject *prefix, int transaction, int sync) {
   sp_batch *w = PyObject_New(sp_batch, &sp_batch_type);
   if (!w) return NULL;
   Py_INCREF(d);
   w->db = d;
+  w->sdb = sdb;
   Py_XINCREF(prefix);
   w->prefix = prefix;
   w->transaction = transaction;
@@ -45,33 +47,53 @@ static int batch_key(sp_batch *w, PyObject *key, const char **k, Py_ssize_t *kl,
   return 0;
 }
 
-static PyObject *batch_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+static const char *const put_names[] = {"key", "value", "db", NULL};
+static sp_kwlist put_kw = {"put", put_names, 2, 2, NULL};
+
+static PyObject *batch_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
   sp_batch *w = (sp_batch *)self;
-  if (nargs != 2)
-    return PyErr_Format(PyExc_TypeError, "put() takes exactly 2 arguments (%zd given)", nargs);
+  PyObject *a[3];
+  if (SP_LIKELY(nargs == 2 && !kwnames)) {
+    a[0] = args[0];
+    a[1] = args[1];
+    a[2] = NULL;
+  } else if (sp_parse_args(&put_kw, args, nargs, kwnames, a)) {
+    return NULL;
+  }
   const char *k;
   Py_ssize_t kl;
   char kbuf[256], *heap = NULL;
   sp_value v;
-  if (sp_value_arg(args[1], "value", &v)) return NULL;
-  if (batch_key(w, args[0], &k, &kl, kbuf, sizeof kbuf, &heap)) {
+  strata_subdb *sdb = w->sdb;
+  if (a[2] && sp_sdb_arg(w->db, a[2], w->sdb, &sdb)) return NULL;
+  if (sp_value_arg(a[1], "value", &v)) return NULL;
+  if (batch_key(w, a[0], &k, &kl, kbuf, sizeof kbuf, &heap)) {
     sp_value_release(&v);
     return NULL;
   }
-  int rc = strata_batch_put(w->b, k, (size_t)kl, v.p, (size_t)v.n);
+  int rc = sp_batch_put_in(w->b, sdb, k, (size_t)kl, v.p, (size_t)v.n);
   sp_value_release(&v);
   PyMem_Free(heap);
   if (rc) return sp_db_raise(w->db, rc);
   Py_RETURN_NONE;
 }
 
-static PyObject *batch_delete(PyObject *self, PyObject *key) {
+static const char *const delete_names[] = {"key", "db", NULL};
+static sp_kwlist delete_kw = {"delete", delete_names, 1, 1, NULL};
+
+static PyObject *batch_delete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames) {
   sp_batch *w = (sp_batch *)self;
+  PyObject *a[2];
+  if (sp_parse_args(&delete_kw, args, nargs, kwnames, a)) return NULL;
   const char *k;
   Py_ssize_t kl;
   char kbuf[256], *heap = NULL;
-  if (batch_key(w, key, &k, &kl, kbuf, sizeof kbuf, &heap)) return NULL;
-  int rc = strata_batch_delete(w->b, k, (size_t)kl);
+  strata_subdb *sdb = w->sdb;
+  if (a[1] && sp_sdb_arg(w->db, a[1], w->sdb, &sdb)) return NULL;
+  if (batch_key(w, a[0], &k, &kl, kbuf, sizeof kbuf, &heap)) return NULL;
+  int rc = sp_batch_delete_in(w->b, sdb, k, (size_t)kl);
   PyMem_Free(heap);
   if (rc) return sp_db_raise(w->db, rc);
   Py_RETURN_NONE;
@@ -166,8 +188,9 @@ static void batch_dealloc(PyObject *self) {
 #include "docs.h"
 
 static PyMethodDef batch_methods[] = {
-    {"put", (PyCFunction)(void (*)(void))batch_put, METH_FASTCALL, DOC_WB_PUT},
-    {"delete", batch_delete, METH_O, DOC_WB_DELETE},
+    {"put", (PyCFunction)(void (*)(void))batch_put, METH_FASTCALL | METH_KEYWORDS, DOC_WB_PUT},
+    {"delete", (PyCFunction)(void (*)(void))batch_delete, METH_FASTCALL | METH_KEYWORDS,
+     DOC_WB_DELETE},
     {"clear", batch_clear, METH_NOARGS, DOC_WB_CLEAR},
     {"write", batch_write, METH_NOARGS, DOC_WB_WRITE},
     {"append", batch_append, METH_O, DOC_WB_APPEND},

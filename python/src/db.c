@@ -210,6 +210,17 @@ static int db_init(PyObject *self, PyObject *args, PyObject *kwds) {
     }
   }
 
+#ifndef SP_HAVE_READONLY
+  if (read_only) {
+    /* the engine's field exists but is not implemented in this build: never
+     * open read-write in its place */
+    sp_db_raise_slot(d, SP_E_NOTSUP,
+                     "read_only=True needs the engine's read-only opens (strata_catch_up), "
+                     "which this build of Strata does not have yet");
+    Py_XDECREF(fsname);
+    return -1;
+  }
+#endif
   strata_options o;
   strata_options_init(&o);
   o.create_if_missing = create_if_missing;
@@ -469,14 +480,14 @@ const char *sp_prefixed_key(PyObject *prefix, const char *k, Py_ssize_t kl, char
 
 /* buffers=True: position an engine iterator on the key and export the
  * value where it lies (pin.c); no copy. */
-static PyObject *get_buffer(sp_db *d, sp_child *owner, const strata_read_options *ro, const char *k,
-                            Py_ssize_t kl, PyObject *dflt) {
+PyObject *sp_get_buffer(sp_db *d, strata_subdb *sdb, sp_child *owner, const strata_read_options *ro,
+                        const char *k, Py_ssize_t kl, PyObject *dflt) {
   strata_iter *it = NULL;
   int rc, st = 0, valid = 0;
   const char *kp = NULL, *vp = NULL;
   size_t klen = 0, vl = 0;
   SP_ENGINE_BEGIN(d);
-  rc = strata_iter_create(d->db, ro, &it);
+  rc = sp_iter_create_in(d->db, sdb, ro, &it);
   if (!rc) {
     strata_iter_seek(it, k, (size_t)kl);
     valid = strata_iter_valid(it);
@@ -507,8 +518,8 @@ static const char *const get_names[] = {"key",        "default", "verify_checksu
                                         "fill_cache", "buffers", NULL};
 static sp_kwlist get_kw = {"get", get_names, 2, 1, NULL};
 
-PyObject *sp_do_get(sp_db *d, const strata_snapshot *snap, sp_child *pin_owner, PyObject *prefix,
-                    PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+PyObject *sp_do_get(sp_db *d, strata_subdb *sdb, const strata_snapshot *snap, sp_child *pin_owner,
+                    PyObject *prefix, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                     const char *closed_msg) {
   PyObject *a[5];
   const char *k;
@@ -533,7 +544,7 @@ PyObject *sp_do_get(sp_db *d, const strata_snapshot *snap, sp_child *pin_owner, 
   PyObject *dflt = a[1] ? a[1] : Py_None;
   PyObject *r;
   if (buffers) {
-    r = get_buffer(d, pin_owner, &ro, k, kl, dflt);
+    r = sp_get_buffer(d, sdb, pin_owner, &ro, k, kl, dflt);
   } else {
     strata_buf *b = sp_scratch();
     if (!b) {
@@ -542,7 +553,7 @@ PyObject *sp_do_get(sp_db *d, const strata_snapshot *snap, sp_child *pin_owner, 
     }
     int rc;
     SP_ENGINE_BEGIN(d);
-    rc = strata_get(d->db, &ro, k, (size_t)kl, b);
+    rc = sp_get_in(d->db, sdb, &ro, k, (size_t)kl, b);
     SP_ENGINE_END();
     if (SP_LIKELY(rc == 0)) {
       r = PyBytes_FromStringAndSize(b->data, (Py_ssize_t)b->size);
@@ -561,15 +572,14 @@ PyObject *sp_do_get(sp_db *d, const strata_snapshot *snap, sp_child *pin_owner, 
 static PyObject *db_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                         PyObject *kwnames) {
   sp_db *d = (sp_db *)self;
-  return sp_do_get(d, NULL, &d->children, NULL, args, nargs, kwnames, "Database is closed");
+  return sp_do_get(d, NULL, NULL, &d->children, NULL, args, nargs, kwnames, "Database is closed");
 }
 
 static const char *const put_names[] = {"key", "value", "sync", NULL};
 static sp_kwlist put_kw = {"put", put_names, 2, 2, NULL};
 
-static PyObject *db_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                        PyObject *kwnames) {
-  sp_db *d = (sp_db *)self;
+PyObject *sp_do_put(sp_db *d, strata_subdb *sdb, const char *closed_msg, PyObject *const *args,
+                    Py_ssize_t nargs, PyObject *kwnames) {
   PyObject *a[3];
   const char *k;
   Py_ssize_t kl;
@@ -583,7 +593,7 @@ static PyObject *db_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
   }
   if (sp_key_arg(a[0], "key", &k, &kl) || sp_value_arg(a[1], "value", &v)) return NULL;
   int sync = sp_flag(a[2], 0);
-  if (sync < 0 || sp_db_check(d, "Database is closed") || check_writable(d)) {
+  if (sync < 0 || sp_db_check(d, closed_msg) || check_writable(d)) {
     sp_value_release(&v);
     return NULL;
   }
@@ -592,35 +602,44 @@ static PyObject *db_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
   wo.sync = sync;
   int rc;
   SP_ENGINE_BEGIN(d);
-  rc = strata_put(d->db, &wo, k, (size_t)kl, v.p, (size_t)v.n);
+  rc = sp_put_in(d->db, sdb, &wo, k, (size_t)kl, v.p, (size_t)v.n);
   SP_ENGINE_END();
   sp_value_release(&v);
   if (SP_UNLIKELY(rc)) return sp_db_raise(d, rc);
   Py_RETURN_NONE;
 }
 
+static PyObject *db_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames) {
+  return sp_do_put((sp_db *)self, NULL, "Database is closed", args, nargs, kwnames);
+}
+
 static const char *const delete_names[] = {"key", "sync", NULL};
 static sp_kwlist delete_kw = {"delete", delete_names, 1, 1, NULL};
 
-static PyObject *db_delete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                           PyObject *kwnames) {
-  sp_db *d = (sp_db *)self;
+PyObject *sp_do_delete(sp_db *d, strata_subdb *sdb, const char *closed_msg, PyObject *const *args,
+                       Py_ssize_t nargs, PyObject *kwnames) {
   PyObject *a[2];
   const char *k;
   Py_ssize_t kl;
   if (sp_parse_args(&delete_kw, args, nargs, kwnames, a) || sp_key_arg(a[0], "key", &k, &kl))
     return NULL;
   int sync = sp_flag(a[1], 0);
-  if (sync < 0 || sp_db_check(d, "Database is closed") || check_writable(d)) return NULL;
+  if (sync < 0 || sp_db_check(d, closed_msg) || check_writable(d)) return NULL;
   strata_write_options wo;
   strata_write_options_init(&wo);
   wo.sync = sync;
   int rc;
   SP_ENGINE_BEGIN(d);
-  rc = strata_delete(d->db, &wo, k, (size_t)kl);
+  rc = sp_delete_in(d->db, sdb, &wo, k, (size_t)kl);
   SP_ENGINE_END();
   if (rc) return sp_db_raise(d, rc);
   Py_RETURN_NONE;
+}
+
+static PyObject *db_delete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
+  return sp_do_delete((sp_db *)self, NULL, "Database is closed", args, nargs, kwnames);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -630,21 +649,21 @@ static PyObject *db_delete(PyObject *self, PyObject *const *args, Py_ssize_t nar
 static const char *const wb_names[] = {"transaction", "sync", NULL};
 static sp_kwlist wb_kw = {"write_batch", wb_names, 0, 0, NULL};
 
-static PyObject *make_batch(sp_db *d, PyObject *prefix, PyObject *const *args, Py_ssize_t nargs,
-                            PyObject *kwnames) {
+PyObject *sp_make_batch(sp_db *d, strata_subdb *sdb, PyObject *prefix, PyObject *const *args,
+                        Py_ssize_t nargs, PyObject *kwnames) {
   PyObject *a[2];
   if (sp_parse_args(&wb_kw, args, nargs, kwnames, a)) return NULL;
   int tr = sp_flag(a[0], 0), sync = sp_flag(a[1], 0);
   if (tr < 0 || sync < 0 || sp_db_check(d, "Database is closed")) return NULL;
-  return sp_batch_new(d, prefix, tr, sync);
+  return sp_batch_new(d, sdb, prefix, tr, sync);
 }
 
 static PyObject *db_write_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                 PyObject *kwnames) {
-  return make_batch((sp_db *)self, NULL, args, nargs, kwnames);
+  return sp_make_batch((sp_db *)self, NULL, NULL, args, nargs, kwnames);
 }
 
-static int prefix_arg(PyObject *const *args, Py_ssize_t nargs, PyObject **prefix) {
+int sp_prefix_arg(PyObject *const *args, Py_ssize_t nargs, PyObject **prefix) {
   if (nargs < 1) {
     PyErr_SetString(PyExc_TypeError, "missing required argument 'prefix'");
     return -1;
@@ -659,8 +678,8 @@ static int prefix_arg(PyObject *const *args, Py_ssize_t nargs, PyObject **prefix
 static PyObject *db_prefixed_write_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                          PyObject *kwnames) {
   PyObject *prefix;
-  if (prefix_arg(args, nargs, &prefix)) return NULL;
-  return make_batch((sp_db *)self, prefix, args + 1, nargs - 1, kwnames);
+  if (sp_prefix_arg(args, nargs, &prefix)) return NULL;
+  return sp_make_batch((sp_db *)self, NULL, prefix, args + 1, nargs - 1, kwnames);
 }
 
 static PyObject *db_iterator(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -676,7 +695,7 @@ static PyObject *db_raw_iterator(PyObject *self, PyObject *const *args, Py_ssize
 static PyObject *db_prefixed_iterator(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                       PyObject *kwnames) {
   PyObject *prefix;
-  if (prefix_arg(args, nargs, &prefix)) return NULL;
+  if (sp_prefix_arg(args, nargs, &prefix)) return NULL;
   return sp_iter_create((sp_db *)self, NULL, prefix, 0, args + 1, nargs - 1, kwnames);
 }
 
@@ -686,13 +705,13 @@ static PyObject *db_iter(PyObject *self) {
 
 static PyObject *db_snapshot(PyObject *self, PyObject *unused) {
   (void)unused;
-  return sp_snapshot_new((sp_db *)self, NULL);
+  return sp_snapshot_new((sp_db *)self, NULL, NULL);
 }
 
 static PyObject *db_prefixed_snapshot(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   PyObject *prefix;
-  if (prefix_arg(args, nargs, &prefix)) return NULL;
-  return sp_snapshot_new((sp_db *)self, prefix);
+  if (sp_prefix_arg(args, nargs, &prefix)) return NULL;
+  return sp_snapshot_new((sp_db *)self, NULL, prefix);
 }
 
 static int db_contains(PyObject *self, PyObject *key) {
@@ -841,6 +860,53 @@ static PyObject *db_approximate_size(PyObject *self, PyObject *const *args, Py_s
 }
 
 /* ------------------------------------------------------------------------ */
+/* Transactions, read-only handles, checkpoints                             */
+/* ------------------------------------------------------------------------ */
+
+#ifdef SP_HAVE_TXN
+static PyObject *db_begin(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames) {
+  return sp_txn_begin((sp_db *)self, args, nargs, kwnames);
+}
+#endif
+
+#ifdef SP_HAVE_READONLY
+static PyObject *db_catch_up(PyObject *self, PyObject *unused) {
+  (void)unused;
+  sp_db *d = (sp_db *)self;
+  if (sp_db_check(d, "Database is closed")) return NULL;
+  if (!d->read_only)
+    return sp_db_raise_slot(d, SP_E_INVALID,
+                            "catch_up() is for a database opened with read_only=True");
+  int rc;
+  SP_ENGINE_BEGIN(d);
+  rc = strata_catch_up(d->db);
+  SP_ENGINE_END();
+  if (rc) return sp_db_raise(d, rc);
+  Py_RETURN_NONE;
+}
+#endif
+
+#ifdef SP_HAVE_CHECKPOINT
+static PyObject *db_checkpoint(PyObject *self, PyObject *arg) {
+  sp_db *d = (sp_db *)self;
+  PyObject *path = NULL;
+  if (!PyUnicode_FSConverter(arg, &path)) return NULL;
+  if (sp_db_check(d, "Database is closed")) {
+    Py_DECREF(path);
+    return NULL;
+  }
+  int rc;
+  SP_ENGINE_BEGIN(d);
+  rc = strata_checkpoint(d->db, PyBytes_AS_STRING(path));
+  SP_ENGINE_END();
+  Py_DECREF(path);
+  if (rc) return sp_db_raise(d, rc);
+  Py_RETURN_NONE;
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 /* Type                                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -904,6 +970,21 @@ static PyMethodDef db_methods[] = {
     {"approximate_size", (PyCFunction)(void (*)(void))db_approximate_size, METH_FASTCALL,
      DOC_DB_APPROXIMATE_SIZE},
     {"close", db_close, METH_NOARGS, DOC_DB_CLOSE},
+#ifdef SP_HAVE_TXN
+    {"begin", (PyCFunction)(void (*)(void))db_begin, METH_FASTCALL | METH_KEYWORDS, DOC_DB_BEGIN},
+#endif
+#ifdef SP_HAVE_READONLY
+    {"catch_up", db_catch_up, METH_NOARGS, DOC_DB_CATCH_UP},
+#endif
+#ifdef SP_HAVE_CHECKPOINT
+    {"checkpoint", db_checkpoint, METH_O, DOC_DB_CHECKPOINT},
+#endif
+#ifdef SP_HAVE_SUBDB
+    {"_open_db", sp_db_open_db, METH_VARARGS, "_open_db(name, create, cls) (internal: DB.open_db)"},
+    {"drop_db", sp_db_drop_db, METH_O, DOC_DB_DROP_DB},
+    {"list_dbs", sp_db_list_dbs, METH_NOARGS, DOC_DB_LIST_DBS},
+    {"_main_stat", sp_db_main_stat, METH_NOARGS, "_main_stat() -> dict (internal: DB.stat)"},
+#endif
     {"__enter__", db_enter, METH_NOARGS, "Returns the database itself."},
     {"__exit__", (PyCFunction)(void (*)(void))db_exit, METH_FASTCALL,
      "Closes the database; exceptions propagate."},

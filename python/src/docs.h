@@ -129,6 +129,49 @@
   "released. Closing twice is harmless. Never raises.\n"                                           \
   "Thread-safety: may be called from any thread; calls made after it raise.\n"
 
+#define DOC_DB_BEGIN                                                                               \
+  "begin(write=False, *, sync=False, exclusive=False, buffers=False, db=None) -> Transaction\n\n"  \
+  "Begins a transaction. A read transaction (write=False) is a snapshot with a handle. A\n"        \
+  "write transaction sees its own writes and its commit applies them atomically,\n"                \
+  "optimistically: if a key it read or wrote changed since it began, commit() raises\n"            \
+  "strata.ConflictError and applies nothing. sync (bool): the commit waits for fdatasync.\n"       \
+  "exclusive (bool): one exclusive write transaction at a time -- begin() waits (GIL\n"            \
+  "released) until the open one ends; do not begin a second one in the thread that holds\n"        \
+  "the first. buffers (bool): its get() and iterators return memoryviews valid until it\n"         \
+  "ends. db: the SubDB its calls use by default. As a context manager it commits when the\n"       \
+  "block ends normally and aborts when it raises (py-lmdb's rule).\n\n"                            \
+  "Raises: strata.ClosedError, strata.ReadOnlyError (write on a read_only database),\n"            \
+  "TypeError, ValueError.\n" DOC_THREADS_DB
+
+#define DOC_DB_CATCH_UP                                                                            \
+  "catch_up() -> None\n\n"                                                                         \
+  "Moves a read_only=True handle to the database's latest state (what the writing process\n"       \
+  "has written since): re-reads CURRENT, the MANIFEST's and the logs' new records. Costs\n"        \
+  "about the size of what changed. Iterators and snapshots made before keep their view.\n\n"       \
+  "Raises: strata.InvalidArgumentError (not a read_only handle), strata.ClosedError,\n"            \
+  "strata.CorruptionError, strata.IOError.\n" DOC_THREADS_DB
+
+#define DOC_DB_CHECKPOINT                                                                          \
+  "checkpoint(path) -> None\n\n"                                                                   \
+  "Makes a consistent copy of the open database in directory path (str, bytes or\n"                \
+  "os.PathLike; it must not exist) while the database keeps taking writes: every write\n"          \
+  "acknowledged before the call is in the copy. Tables are hard-linked when path is on the\n"      \
+  "same file system, copied otherwise; the copy opens in Strata and in LevelDB.\n\n"               \
+  "Raises: strata.InvalidArgumentError (path exists), strata.ClosedError, "                        \
+  "strata.IOError.\n" DOC_THREADS_DB
+
+#define DOC_DB_DROP_DB                                                                             \
+  "drop_db(name) -> None\n\n"                                                                      \
+  "Drops the sub-database name (str): it disappears at once, in one synced write, whatever\n"      \
+  "its size (its records are removed later by compaction). SubDB objects of it then fail\n"        \
+  "with strata.InvalidArgumentError; open_db(name) makes a new, empty one.\n\n"                    \
+  "Raises: TypeError, strata.NotFoundError (no such name), strata.ReadOnlyError,\n"                \
+  "strata.ClosedError, strata.IOError.\n" DOC_THREADS_DB
+
+#define DOC_DB_LIST_DBS                                                                            \
+  "list_dbs() -> list[str]\n\nThe names of the sub-databases, in order.\n\n"                       \
+  "Raises: strata.ClosedError, strata.IOError.\n" DOC_THREADS_DB
+
 #define DOC_BASE_ITER                                                                              \
   "Base class of Iterator and RawIterator: close() and the context manager. An iterator is\n"      \
   "invalidated when its database closes (then every call raises strata.ClosedError).\n"            \
@@ -246,12 +289,14 @@
   "len(batch) is the number of operations queued. Not thread-safe."
 
 #define DOC_WB_PUT                                                                                 \
-  "put(key, value) -> None\n\nQueues a put (copied). key (bytes); value (bytes-like).\n\n"         \
+  "put(key, value, *, db=None) -> None\n\nQueues a put (copied). key (bytes); value\n"             \
+  "(bytes-like); db: a sub-database (SubDB) of the same database, or the DB itself, to write\n"    \
+  "to (default: where the batch was made), so one batch spans several sub-databases.\n\n"          \
   "Raises: TypeError, strata.ClosedError, strata.InvalidArgumentError (size limits, reserved\n"    \
   "range)."
 
 #define DOC_WB_DELETE                                                                              \
-  "delete(key) -> None\n\nQueues a delete of key (bytes).\n\n"                                     \
+  "delete(key, *, db=None) -> None\n\nQueues a delete of key (bytes); db as in put().\n\n"         \
   "Raises: TypeError, strata.ClosedError, strata.InvalidArgumentError."
 
 #define DOC_WB_CLEAR "clear() -> None\n\nEmpties the batch.\n\nRaises: strata.ClosedError."

@@ -43,20 +43,22 @@ typedef struct sp_iter {
   Py_ssize_t db_prefix_len; /* stripped from keys returned */
   char include_start, include_stop, include_key, include_value;
   char reverse, state, buffers, busy;
-  PyObject *key_views; /* buffers=True, raw iterators: memoryviews of keys
-                          (over copies: keys are small), released at moves */
+  PyObject *key_views; /* buffers=True: memoryviews over copies (raw iterators'
+                          keys, a write transaction's values), released at moves */
+  char copy_values;    /* buffers=True in a write transaction: values are copies */
+  PyObject *owner_obj; /* a transaction the iterator reads through (strong) */
   sp_pin *val_pin;     /* buffers=True: exports values in place */
   PyObject *weakreflist;
   /* Read-ahead (see readahead_fill): entries copied in one GIL release. */
-  char *ra;            /* arena of [klen u32][vlen u32][key][value] */
-  size_t ra_cap;       /* bytes allocated */
-  size_t ra_pos;       /* offset of the next entry to return */
-  size_t ra_end;       /* end of the entries */
-  size_t ra_last;      /* offset of the entry returned last */
-  int ra_batch;        /* entries to read at the next fill (ramps up) */
-  signed char ra_dir;  /* +1: filled with next(), -1: with prev(), 0: none */
-  char ra_eof;         /* the fill met the end or a bound: nothing after */
-  char ra_ok;          /* read-ahead allowed (no buffers, no Python comparator) */
+  char *ra;           /* arena of [klen u32][vlen u32][key][value] */
+  size_t ra_cap;      /* bytes allocated */
+  size_t ra_pos;      /* offset of the next entry to return */
+  size_t ra_end;      /* end of the entries */
+  size_t ra_last;     /* offset of the entry returned last */
+  int ra_batch;       /* entries to read at the next fill (ramps up) */
+  signed char ra_dir; /* +1: filled with next(), -1: with prev(), 0: none */
+  char ra_eof;        /* the fill met the end or a bound: nothing after */
+  char ra_ok;         /* read-ahead allowed (no buffers, no Python comparator) */
 } sp_iter;
 
 static const char CLOSED_MSG[] = "Database or iterator is closed";
@@ -161,12 +163,10 @@ static int above_stop(sp_iter *i) {
 /* Entries                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static PyObject *key_object(sp_iter *i, int as_buffer) {
-  size_t kl;
-  const char *k = strata_iter_key(i->it, &kl);
-  Py_ssize_t skip = i->db_prefix_len <= (Py_ssize_t)kl ? i->db_prefix_len : 0;
-  PyObject *b = PyBytes_FromStringAndSize(k + skip, (Py_ssize_t)kl - skip);
-  if (!as_buffer || !b) return b;
+/* A memoryview over a copy of (p, n), released at the next move. */
+static PyObject *copy_view(sp_iter *i, const char *p, Py_ssize_t n) {
+  PyObject *b = PyBytes_FromStringAndSize(p, n);
+  if (!b) return NULL;
   PyObject *mv = PyMemoryView_FromObject(b);
   Py_DECREF(b);
   if (!mv) return NULL;
@@ -177,10 +177,19 @@ static PyObject *key_object(sp_iter *i, int as_buffer) {
   return mv;
 }
 
+static PyObject *key_object(sp_iter *i, int as_buffer) {
+  size_t kl;
+  const char *k = strata_iter_key(i->it, &kl);
+  Py_ssize_t skip = i->db_prefix_len <= (Py_ssize_t)kl ? i->db_prefix_len : 0;
+  if (as_buffer) return copy_view(i, k + skip, (Py_ssize_t)kl - skip);
+  return PyBytes_FromStringAndSize(k + skip, (Py_ssize_t)kl - skip);
+}
+
 static PyObject *value_object(sp_iter *i) {
   size_t vl;
   const char *v = strata_iter_value(i->it, &vl);
   if (i->buffers) {
+    if (i->copy_values) return copy_view(i, v, (Py_ssize_t)vl);
     if (!i->val_pin && !(i->val_pin = sp_pin_new_borrowed(i->db))) return NULL;
     return sp_pin_view(i->val_pin, v, (Py_ssize_t)vl);
   }
@@ -752,6 +761,7 @@ static void iter_dealloc(PyObject *self) {
   Py_CLEAR(i->start);
   Py_CLEAR(i->stop);
   Py_CLEAR(i->db_prefix);
+  Py_CLEAR(i->owner_obj);
   Py_CLEAR(i->db);
   PyErr_Restore(et, ev, tb);
   Py_TYPE(self)->tp_free(self);
@@ -788,8 +798,11 @@ static PyObject *concat(PyObject *a, PyObject *b) {
   return r;
 }
 
-PyObject *sp_iter_create(sp_db *d, sp_snapshot *snap, PyObject *db_prefix, int raw,
+PyObject *sp_iter_create(sp_db *d, const sp_iter_source *src, PyObject *db_prefix, int raw,
                          PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+  sp_snapshot *snap = src ? src->snap : NULL;
+  strata_subdb *sdb = src ? src->sdb : NULL;
+  sp_child *owner = (src && src->owner) ? src->owner : &d->children;
   PyObject *a[11] = {NULL};
   PyObject *const *ra = a;
   int reverse = 0, include_start = 1, include_stop = 0, include_key = 1, include_value = 1;
@@ -895,16 +908,40 @@ PyObject *sp_iter_create(sp_db *d, sp_snapshot *snap, PyObject *db_prefix, int r
   ro.snapshot = snap ? snap->snap : NULL;
   int rc;
   strata_iter *it = NULL;
+#ifdef SP_HAVE_TXN
+  sp_txn *txn = src ? src->txn : NULL;
+  if (txn && sp_txn_is_write(txn)) {
+    /* a write transaction's own iterator (it sees the transaction's
+     * writes): no read-ahead (a write between steps must be seen), and
+     * buffers are copies (its writes may move under a view) */
+    i->ra_ok = 0;
+    i->copy_values = (char)buffers;
+    SP_ENGINE_BEGIN(d);
+    rc = strata_txn_iter_create(sp_txn_handle(txn), sdb, &ro, &it);
+    SP_ENGINE_END();
+  } else {
+    /* a read transaction is its snapshot */
+    if (txn) ro.snapshot = strata_txn_snapshot(sp_txn_handle(txn));
+    SP_ENGINE_BEGIN(d);
+    rc = sp_iter_create_in(d->db, sdb, &ro, &it);
+    SP_ENGINE_END();
+  }
+  if (txn) {
+    Py_INCREF(txn);
+    i->owner_obj = (PyObject *)txn;
+  }
+#else
   SP_ENGINE_BEGIN(d);
-  rc = strata_iter_create(d->db, &ro, &it);
+  rc = sp_iter_create_in(d->db, sdb, &ro, &it);
   SP_ENGINE_END();
+#endif
   if (rc) {
     Py_DECREF(i);
     return sp_db_raise(d, rc);
   }
   i->it = it;
   i->link.invalidate = iter_invalidate;
-  sp_list_add(&d->children, &i->link);
+  sp_list_add(owner, &i->link);
   return (PyObject *)i;
 fail:
   Py_XDECREF(s);

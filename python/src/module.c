@@ -326,13 +326,21 @@ int sp_module_add_types(PyObject *m) {
   struct {
     const char *name;
     PyTypeObject *t;
-  } types[] = {{"DB", &sp_db_type},
-               {"Snapshot", &sp_snapshot_type},
-               {"BaseIterator", &sp_base_iter_type},
-               {"Iterator", &sp_iter_type},
-               {"RawIterator", &sp_raw_iter_type},
-               {"WriteBatch", &sp_batch_type},
-               {"Pin", &sp_pin_type}};
+  } types[] = {
+      {"DB", &sp_db_type},
+      {"Snapshot", &sp_snapshot_type},
+      {"BaseIterator", &sp_base_iter_type},
+      {"Iterator", &sp_iter_type},
+      {"RawIterator", &sp_raw_iter_type},
+      {"WriteBatch", &sp_batch_type},
+      {"Pin", &sp_pin_type},
+#ifdef SP_HAVE_SUBDB
+      {"SubDB", &sp_subdb_type},
+#endif
+#ifdef SP_HAVE_TXN
+      {"Transaction", &sp_txn_type},
+#endif
+  };
   if (sp_pin_init_module()) return -1;
   for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
     if (PyType_Ready(types[i].t)) return -1;
@@ -359,6 +367,43 @@ static struct PyModuleDef module_def = {
 
 static void after_fork_child(void) { sp_fork_generation++; }
 
+/* FEATURES: the optional engine parts compiled in (see setup.py). */
+static int add_features(PyObject *m) {
+  PyObject *l = PyList_New(0);
+  if (!l) return -1;
+  const char *names[] = {
+#ifdef SP_HAVE_SUBDB
+      "subdb",
+#endif
+#ifdef SP_HAVE_TXN
+      "txn",
+#endif
+#ifdef SP_HAVE_READONLY
+      "read_only",
+#endif
+#ifdef SP_HAVE_CHECKPOINT
+      "checkpoint",
+#endif
+      NULL};
+  for (int i = 0; names[i]; i++) {
+    PyObject *s = PyUnicode_FromString(names[i]);
+    if (!s || PyList_Append(l, s)) {
+      Py_XDECREF(s);
+      Py_DECREF(l);
+      return -1;
+    }
+    Py_DECREF(s);
+  }
+  PyObject *fs = PyFrozenSet_New(l);
+  Py_DECREF(l);
+  if (!fs) return -1;
+  if (PyModule_AddObject(m, "FEATURES", fs)) {
+    Py_DECREF(fs);
+    return -1;
+  }
+  return 0;
+}
+
 PyMODINIT_FUNC PyInit__strata(void) {
   static int once = 0;
   if (!once) {
@@ -370,7 +415,7 @@ PyMODINIT_FUNC PyInit__strata(void) {
   if (!m) return NULL;
   if (sp_module_add_types(m) || PyModule_AddIntConstant(m, "VERSION_MAJOR", STRATA_VERSION_MAJOR) ||
       PyModule_AddIntConstant(m, "VERSION_MINOR", STRATA_VERSION_MINOR) ||
-      PyModule_AddIntConstant(m, "E_COUNT", SP_E_COUNT)) {
+      PyModule_AddIntConstant(m, "E_COUNT", SP_E_COUNT) || add_features(m)) {
     Py_DECREF(m);
     return NULL;
   }

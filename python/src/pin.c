@@ -50,6 +50,7 @@ struct sp_pin {
   PyObject *views;    /* borrowed pins: memoryviews of the current data (a list) */
   PyObject *view_wr;  /* owned pins: weak reference to the memoryview */
   strata_iter *iter;  /* engine iterator the memory belongs to (owned) */
+  char *heap;         /* or a malloc'd copy that is the memory (owned) */
   int dead;           /* owner ended: no new exports; free at last release */
   int counted;        /* counted in db->engine_refs */
 };
@@ -62,6 +63,8 @@ static int engine_usable(sp_db *d) { return d->db && d->fork_gen == sp_fork_gene
 static void free_resource(sp_pin *p) {
   strata_iter *it = p->iter;
   p->iter = NULL;
+  free(p->heap);
+  p->heap = NULL;
   p->data = NULL;
   p->size = 0;
   if (it && engine_usable(p->db)) {
@@ -120,6 +123,7 @@ static sp_pin *pin_alloc(sp_db *db) {
   p->views = NULL;
   p->view_wr = NULL;
   p->iter = NULL;
+  p->heap = NULL;
   p->dead = 0;
   p->counted = 0;
   return p;
@@ -198,6 +202,7 @@ static void owned_invalidate(sp_child *c) {
     }
     Py_CLEAR(p->view_wr);
   }
+  if (p->heap && p->exports == 0) free_resource(p);
   if (p->iter) {
     if (p->exports == 0)
       free_resource(p);
@@ -227,6 +232,26 @@ PyObject *sp_pin_owned_view(sp_db *db, sp_child *owner, strata_iter *it, const c
     if (!p->view_wr) Py_CLEAR(mv);
   }
   Py_DECREF(p); /* the memoryview holds the pin now (or it is freed) */
+  return mv;
+}
+
+PyObject *sp_pin_heap_view(sp_db *db, sp_child *owner, char *heap, Py_ssize_t size) {
+  sp_pin *p = pin_alloc(db);
+  if (!p) {
+    free(heap);
+    return NULL;
+  }
+  p->heap = heap;
+  p->data = heap ? heap : "";
+  p->size = size;
+  p->link.invalidate = owned_invalidate;
+  sp_list_add(owner, &p->link);
+  PyObject *mv = PyMemoryView_FromObject((PyObject *)p);
+  if (mv) {
+    p->view_wr = PyWeakref_NewRef(mv, NULL);
+    if (!p->view_wr) Py_CLEAR(mv);
+  }
+  Py_DECREF(p);
   return mv;
 }
 

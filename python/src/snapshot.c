@@ -21,7 +21,7 @@ static void snap_close_impl(sp_snapshot *s) {
 
 static void snap_invalidate(sp_child *c) { snap_close_impl((sp_snapshot *)SP_CHILD_OBJ(c)); }
 
-PyObject *sp_snapshot_new(sp_db *d, PyObject *prefix) {
+PyObject *sp_snapshot_new(sp_db *d, strata_subdb *sdb, PyObject *prefix) {
   if (sp_db_check(d, "Cannot operate on closed LevelDB database")) return NULL;
   sp_snapshot *s = PyObject_New(sp_snapshot, &sp_snapshot_type);
   if (!s) return NULL;
@@ -30,6 +30,7 @@ PyObject *sp_snapshot_new(sp_db *d, PyObject *prefix) {
   sp_list_init(&s->pins);
   Py_INCREF(d);
   s->db = d;
+  s->sdb = sdb;
   Py_XINCREF(prefix);
   s->prefix = prefix;
   const strata_snapshot *snap;
@@ -51,24 +52,27 @@ static PyObject *snap_get(PyObject *self, PyObject *const *args, Py_ssize_t narg
                           PyObject *kwnames) {
   sp_snapshot *s = (sp_snapshot *)self;
   if (!s->snap) return sp_db_raise_slot(s->db, SP_E_CLOSED, CLOSED_MSG);
-  return sp_do_get(s->db, s->snap, &s->pins, s->prefix, args, nargs, kwnames, CLOSED_MSG);
+  return sp_do_get(s->db, s->sdb, s->snap, &s->pins, s->prefix, args, nargs, kwnames, CLOSED_MSG);
 }
 
 static PyObject *snap_iterator(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames) {
   sp_snapshot *s = (sp_snapshot *)self;
-  return sp_iter_create(s->db, s, s->prefix, 0, args, nargs, kwnames);
+  sp_iter_source src = {s, s->sdb, NULL, NULL};
+  return sp_iter_create(s->db, &src, s->prefix, 0, args, nargs, kwnames);
 }
 
 static PyObject *snap_raw_iterator(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                    PyObject *kwnames) {
   sp_snapshot *s = (sp_snapshot *)self;
-  return sp_iter_create(s->db, s, NULL, 1, args, nargs, kwnames);
+  sp_iter_source src = {s, s->sdb, NULL, NULL};
+  return sp_iter_create(s->db, &src, NULL, 1, args, nargs, kwnames);
 }
 
 static PyObject *snap_iter(PyObject *self) {
   sp_snapshot *s = (sp_snapshot *)self;
-  return sp_iter_create(s->db, s, s->prefix, 0, NULL, 0, NULL);
+  sp_iter_source src = {s, s->sdb, NULL, NULL};
+  return sp_iter_create(s->db, &src, s->prefix, 0, NULL, 0, NULL);
 }
 
 static PyObject *snap_close(PyObject *self, PyObject *unused) {

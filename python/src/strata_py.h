@@ -196,6 +196,69 @@ int sp_db_compare(sp_db *d, const char *a, size_t alen, const char *b, size_t bl
 void sp_db_engine_unref(sp_db *d);
 
 /* ------------------------------------------------------------------------ */
+/* Optional engine features                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* setup.py defines SP_HAVE_SUBDB, SP_HAVE_TXN, SP_HAVE_READONLY and
+ * SP_HAVE_CHECKPOINT when the engine in this tree implements
+ * strata_subdb_*, strata_txn_*, strata_catch_up and strata_checkpoint (they
+ * are declared in strata.h before they are implemented). Without sub-database
+ * support every sdb below is NULL, the main database. */
+static inline int sp_get_in(strata_db *db, strata_subdb *sdb, const strata_read_options *ro,
+                            const char *k, size_t kl, strata_buf *b) {
+#ifdef SP_HAVE_SUBDB
+  return strata_get_in(db, sdb, ro, k, kl, b);
+#else
+  (void)sdb;
+  return strata_get(db, ro, k, kl, b);
+#endif
+}
+static inline int sp_put_in(strata_db *db, strata_subdb *sdb, const strata_write_options *wo,
+                            const char *k, size_t kl, const char *v, size_t vl) {
+#ifdef SP_HAVE_SUBDB
+  return strata_put_in(db, sdb, wo, k, kl, v, vl);
+#else
+  (void)sdb;
+  return strata_put(db, wo, k, kl, v, vl);
+#endif
+}
+static inline int sp_delete_in(strata_db *db, strata_subdb *sdb, const strata_write_options *wo,
+                               const char *k, size_t kl) {
+#ifdef SP_HAVE_SUBDB
+  return strata_delete_in(db, sdb, wo, k, kl);
+#else
+  (void)sdb;
+  return strata_delete(db, wo, k, kl);
+#endif
+}
+static inline int sp_iter_create_in(strata_db *db, strata_subdb *sdb, const strata_read_options *ro,
+                                    strata_iter **it) {
+#ifdef SP_HAVE_SUBDB
+  return strata_iter_create_in(db, sdb, ro, it);
+#else
+  (void)sdb;
+  return strata_iter_create(db, ro, it);
+#endif
+}
+static inline int sp_batch_put_in(strata_batch *b, strata_subdb *sdb, const char *k, size_t kl,
+                                  const char *v, size_t vl) {
+#ifdef SP_HAVE_SUBDB
+  return strata_batch_put_in(b, sdb, k, kl, v, vl);
+#else
+  (void)sdb;
+  return strata_batch_put(b, k, kl, v, vl);
+#endif
+}
+static inline int sp_batch_delete_in(strata_batch *b, strata_subdb *sdb, const char *k, size_t kl) {
+#ifdef SP_HAVE_SUBDB
+  return strata_batch_delete_in(b, sdb, k, kl);
+#else
+  (void)sdb;
+  return strata_batch_delete(b, k, kl);
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
 /* Arguments                                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -276,6 +339,8 @@ int sp_pin_detach(sp_pin *p, strata_iter **keep_iter);
  * new memoryview. Steals it (destroyed on failure). */
 PyObject *sp_pin_owned_view(sp_db *db, sp_child *owner, strata_iter *it, const char *data,
                             Py_ssize_t size);
+/* The same over a malloc'd copy (steals heap; freed with free()). */
+PyObject *sp_pin_heap_view(sp_db *db, sp_child *owner, char *heap, Py_ssize_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Snapshots, iterators, batches                                            */
@@ -284,6 +349,7 @@ PyObject *sp_pin_owned_view(sp_db *db, sp_child *owner, strata_iter *it, const c
 typedef struct sp_snapshot {
   PyObject_HEAD sp_child link;
   sp_db *db;
+  strata_subdb *sdb;           /* the sub-database it reads (NULL: main) */
   const strata_snapshot *snap; /* NULL once closed */
   PyObject *prefix;            /* bytes or NULL (a PrefixedDB's snapshot) */
   sp_child pins;               /* buffers returned by get(buffers=True) */
@@ -293,21 +359,82 @@ extern PyTypeObject sp_snapshot_type;
 extern PyTypeObject sp_base_iter_type, sp_iter_type, sp_raw_iter_type;
 extern PyTypeObject sp_batch_type;
 
-PyObject *sp_snapshot_new(sp_db *db, PyObject *prefix);
+PyObject *sp_snapshot_new(sp_db *db, strata_subdb *sdb, PyObject *prefix);
 
 /* Shared body of get(key, default=None, *, verify_checksums, fill_cache,
- * buffers) for DB and Snapshot. */
-PyObject *sp_do_get(sp_db *d, const strata_snapshot *snap, sp_child *pin_owner, PyObject *prefix,
-                    PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+ * buffers) for DB, SubDB and Snapshot: key (with prefix in front) of sdb as
+ * of snap. */
+PyObject *sp_do_get(sp_db *d, strata_subdb *sdb, const strata_snapshot *snap, sp_child *pin_owner,
+                    PyObject *prefix, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                     const char *closed_msg);
 
+/* Where a new iterator reads: sdb of d as of snap, or through a transaction
+ * (write transactions: its own iterator; read ones: its snapshot). */
+typedef struct sp_iter_source {
+  sp_snapshot *snap;  /* or NULL */
+  strata_subdb *sdb;  /* or NULL: the main database */
+  struct sp_txn *txn; /* or NULL */
+  sp_child *owner;    /* child list to join (NULL: the DB's) */
+} sp_iter_source;
+
 /* Creates a plyvel-style Iterator (raw == 0) or RawIterator (raw == 1) over
- * d (as of snap when not NULL) from the keyword arguments of
- * DB.iterator()/raw_iterator(). db_prefix: a PrefixedDB's prefix or NULL. */
-PyObject *sp_iter_create(sp_db *d, sp_snapshot *snap, PyObject *db_prefix, int raw,
+ * src from the keyword arguments of DB.iterator()/raw_iterator(). db_prefix:
+ * a PrefixedDB's prefix or NULL. */
+PyObject *sp_iter_create(sp_db *d, const sp_iter_source *src, PyObject *db_prefix, int raw,
                          PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 
-PyObject *sp_batch_new(sp_db *d, PyObject *prefix, int transaction, int sync);
+PyObject *sp_batch_new(sp_db *d, strata_subdb *sdb, PyObject *prefix, int transaction, int sync);
+
+/* buffers=True get: key of sdb positioned on by an engine iterator (read
+ * options ro), exported in place; the pin joins owner's child list. */
+PyObject *sp_get_buffer(sp_db *d, strata_subdb *sdb, sp_child *owner, const strata_read_options *ro,
+                        const char *k, Py_ssize_t kl, PyObject *dflt);
+
+/* Shared bodies of the per-key methods of DB and SubDB. */
+PyObject *sp_do_put(sp_db *d, strata_subdb *sdb, const char *closed_msg, PyObject *const *args,
+                    Py_ssize_t nargs, PyObject *kwnames);
+PyObject *sp_do_delete(sp_db *d, strata_subdb *sdb, const char *closed_msg, PyObject *const *args,
+                       Py_ssize_t nargs, PyObject *kwnames);
+PyObject *sp_make_batch(sp_db *d, strata_subdb *sdb, PyObject *prefix, PyObject *const *args,
+                        Py_ssize_t nargs, PyObject *kwnames);
+/* The prefix argument of the _prefixed_* methods (args[0]). */
+int sp_prefix_arg(PyObject *const *args, Py_ssize_t nargs, PyObject **prefix);
+
+/* ------------------------------------------------------------------------ */
+/* Sub-databases and transactions                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct sp_subdb {
+  PyObject_HEAD sp_child link;
+  sp_db *db;
+  strata_subdb *sdb; /* engine handle (owned by the engine); NULL once closed */
+  PyObject *name;    /* str */
+  sp_child pins;     /* buffers returned by get(buffers=True) */
+  PyObject *weakreflist;
+} sp_subdb;
+
+extern PyTypeObject sp_subdb_type;
+
+/* The sub-database named by a db= argument: NULL or None -> dflt; the DB
+ * itself -> NULL (main); a SubDB of d -> its handle. -1 with TypeError or
+ * ValueError or the closed error. */
+int sp_sdb_arg(sp_db *d, PyObject *o, strata_subdb *dflt, strata_subdb **out);
+
+#ifdef SP_HAVE_SUBDB
+/* DB methods over sub-databases (subdb.c) */
+PyObject *sp_db_open_db(PyObject *self, PyObject *args);
+PyObject *sp_db_drop_db(PyObject *self, PyObject *name);
+PyObject *sp_db_list_dbs(PyObject *self, PyObject *unused);
+PyObject *sp_db_main_stat(PyObject *self, PyObject *unused);
+#endif
+
+typedef struct sp_txn sp_txn;
+extern PyTypeObject sp_txn_type;
+#ifdef SP_HAVE_TXN
+PyObject *sp_txn_begin(sp_db *d, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+strata_txn *sp_txn_handle(sp_txn *t);
+int sp_txn_is_write(sp_txn *t);
+#endif
 
 /* Module-level helpers shared by db.c */
 PyObject *sp_increment(PyObject *prefix); /* prefix's successor, or None */

@@ -19,7 +19,7 @@ the package's README.md for the rules of buffers=True, threads, fork() and close
 """
 
 from . import _strata
-from ._db import DB, PrefixedDB, destroy_db, repair_db
+from ._db import DB, FEATURES, PrefixedDB, SubDB, destroy_db, repair_db
 from ._errors import (ERROR_TABLE, ClosedError, ConflictError, CorruptionError, Error,
                       InvalidArgumentError, IOError, IteratorInvalidError, LockError,
                       NotFoundError, NotSupportedError, ReadOnlyError)
@@ -32,6 +32,8 @@ Iterator = _strata.Iterator
 RawIterator = _strata.RawIterator
 Snapshot = _strata.Snapshot
 WriteBatch = _strata.WriteBatch
+#: strata.Transaction (DB.begin()), when this build has transactions; else None.
+Transaction = getattr(_strata, "Transaction", None)
 
 __version__ = "0.1.0"
 #: The version of the Strata engine compiled in, "major.minor".
@@ -40,7 +42,7 @@ __strata_version__ = "%d.%d" % (_strata.VERSION_MAJOR, _strata.VERSION_MINOR)
 __leveldb_version__ = "1.23"
 
 __all__ = [
-    "DB", "PrefixedDB", "Snapshot", "Iterator", "RawIterator", "BaseIterator", "WriteBatch",
+    "DB", "PrefixedDB", "SubDB", "Transaction", "FEATURES", "Snapshot", "Iterator", "RawIterator", "BaseIterator", "WriteBatch",
     "destroy_db", "repair_db",
     "Error", "IOError", "LockError", "CorruptionError", "ConflictError", "ReadOnlyError",
     "IteratorInvalidError", "ClosedError", "NotFoundError", "InvalidArgumentError",

@@ -3,9 +3,23 @@
 import os
 
 from . import _strata
-from ._errors import ERROR_TABLE
+from ._errors import ERROR_TABLE, NotSupportedError
 
 NUM_LEVELS = 7  # LevelDB's config::kNumLevels, the levels Strata's files live in
+
+#: The optional engine parts this build has (see setup.py): "subdb", "txn",
+#: "read_only", "checkpoint".
+FEATURES = _strata.FEATURES
+
+
+def _missing(feature, what):
+    def method(self, *args, **kwargs):
+        raise NotSupportedError("%s needs the engine's %s, which this build of Strata does not "
+                                "have yet" % (what, feature))
+    method.__name__ = what.split("(")[0].split(".")[-1]
+    method.__doc__ = ("%s\n\nNot available in this build: the engine lacks %s.\n\n"
+                      "Raises: strata.NotSupportedError." % (what, feature))
+    return method
 
 
 class DB(_strata.DB):
@@ -78,12 +92,51 @@ class DB(_strata.DB):
                             % type(prefix).__name__)
         return self._prefixed_class(db=self, prefix=prefix)
 
+    def open_db(self, name, create=True):
+        """open_db(name, create=True) -> SubDB
+
+        The named sub-database (LMDB's named databases, RocksDB's column families): an
+        ordered key space of its own in this database, with DB's per-key methods (get,
+        put, delete, iterator, raw_iterator, write_batch, snapshot, prefixed_db, stat), and
+        usable as db= in a write batch or a transaction so one commit spans several
+        sub-databases. name: str of 1 to 255 UTF-8 bytes. create: make it (one synced
+        write) when it does not exist. Opening a name twice gives objects over the same
+        sub-database. Sub-databases need the default (bytewise) order.
+
+        Raises: TypeError, ValueError (name), strata.NotFoundError (absent and not create),
+        strata.ReadOnlyError (create on a read_only handle), strata.NotSupportedError (a
+        custom comparator; or this build lacks sub-databases), strata.ClosedError,
+        strata.IOError. Thread-safety: as DB."""
+        if "subdb" not in FEATURES:
+            raise NotSupportedError("open_db() needs the engine's sub-databases "
+                                    "(strata_subdb_*), which this build of Strata does not "
+                                    "have yet")
+        if not isinstance(name, str):
+            raise TypeError("Argument 'name' has incorrect type (expected str, got %s)"
+                            % type(name).__name__)
+        return self._open_db(name, bool(create), SubDB)
+
+    if not hasattr(_strata.DB, "begin"):
+        begin = _missing("transactions (strata_txn_*)",
+                         "DB.begin(write=False, *, sync=False, exclusive=False, buffers=False, "
+                         "db=None)")
+    if not hasattr(_strata.DB, "drop_db"):
+        drop_db = _missing("sub-databases (strata_subdb_*)", "DB.drop_db(name)")
+        list_dbs = _missing("sub-databases (strata_subdb_*)", "DB.list_dbs()")
+    if not hasattr(_strata.DB, "catch_up"):
+        catch_up = _missing("read-only opens (strata_catch_up)", "DB.catch_up()")
+    if not hasattr(_strata.DB, "checkpoint"):
+        checkpoint = _missing("checkpoints (strata_checkpoint)", "DB.checkpoint(path)")
+
     def stat(self):
         """stat() -> dict
 
         Files and bytes per level, as a dict: {'levels': [{'level': n, 'files': int,
         'bytes': int}, ... for the 7 levels], 'files': total files, 'bytes': total table
-        bytes, 'memtable_bytes': bytes held by memtables}.
+        bytes, 'memtable_bytes': bytes held by memtables}, and, when this build has
+        sub-databases, 'entries' and 'main_bytes': the approximate entries and bytes of the
+        main database (without the sub-databases; overwritten and deleted entries not yet
+        compacted are counted).
 
         Raises: strata.ClosedError. Thread-safety: as DB."""
         levels = []
@@ -92,12 +145,17 @@ class DB(_strata.DB):
             size = self.get_property(b"strata.level-bytes%d" % n)
             levels.append({"level": n, "files": int(files or 0), "bytes": int(size or 0)})
         mem = self.get_property(b"leveldb.approximate-memory-usage")
-        return {
+        out = {
             "levels": levels,
             "files": sum(lv["files"] for lv in levels),
             "bytes": sum(lv["bytes"] for lv in levels),
             "memtable_bytes": int(mem or 0),
         }
+        if "subdb" in FEATURES:
+            main = self._main_stat()
+            out["entries"] = main["entries"]
+            out["main_bytes"] = main["bytes"]
+        return out
 
 
 class PrefixedDB:
@@ -171,6 +229,25 @@ class PrefixedDB:
 
 
 DB._prefixed_class = PrefixedDB
+
+if "subdb" in FEATURES:
+    class SubDB(_strata.SubDB):
+        """A named sub-database of a DB (see DB.open_db()): get, put, delete, iterator,
+        raw_iterator, write_batch, snapshot, prefixed_db and stat, with DB's arguments,
+        exceptions and thread-safety, over its own key space. Invalidated when its
+        database closes (then every call raises strata.ClosedError)."""
+
+        __slots__ = ()
+
+        def __repr__(self):
+            return "<strata.SubDB %r%s at %#x>" % (self.name, " (closed)" if self.closed else "",
+                                                   id(self))
+
+        def prefixed_db(self, prefix):
+            """prefixed_db(prefix) -> PrefixedDB: as DB.prefixed_db(), in this sub-database."""
+            return PrefixedDB(db=self, prefix=prefix)
+else:
+    SubDB = None
 
 
 def _fsname(name):

@@ -5,6 +5,7 @@ import inspect
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -21,8 +22,31 @@ def test_stubtest():
     # the package under test, not a copy in the current directory
     root = os.path.dirname(os.path.dirname(os.path.abspath(strata.__file__)))
     env = dict(os.environ, PYTHONPATH=root)
+    # The stubs describe the whole API; what this build's engine lacks (strata.FEATURES)
+    # is missing at run time, and allowed to be.
+    allow = []
+    if "subdb" not in strata.FEATURES:
+        allow += ["strata._strata.SubDB", "strata.SubDB", "strata._strata.DB.drop_db",
+                  "strata._strata.DB.list_dbs", "strata._strata.DB._open_db",
+                  "strata._strata.DB._main_stat"]
+    if "txn" not in strata.FEATURES:
+        allow += ["strata._strata.Transaction", "strata.Transaction", "strata._strata.DB.begin"]
+    if "read_only" not in strata.FEATURES:
+        allow += ["strata._strata.DB.catch_up"]
+    if "checkpoint" not in strata.FEATURES:
+        allow += ["strata._strata.DB.checkpoint"]
+    # strata.DB's stand-ins for the missing methods raise NotSupportedError
+    for name in ("begin", "catch_up", "checkpoint", "drop_db", "list_dbs"):
+        if not hasattr(strata._strata.DB, name):
+            allow += ["strata.DB.%s" % name, "strata._db.DB.%s" % name]
+    if "subdb" not in strata.FEATURES:
+        allow += ["strata._db.SubDB"]
+    allowlist = os.path.join(tempfile.mkdtemp(), "allow.txt")
+    with open(allowlist, "w") as f:
+        f.write("\n".join(allow) + "\n")
     for mod in MODULES:  # one at a time: stubtest trips over a package and its child
-        r = subprocess.run([sys.executable, "-m", "mypy.stubtest", mod],
+        r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "--allowlist", allowlist,
+                            "--ignore-unused-allowlist", mod],
                            capture_output=True, text=True, timeout=600, cwd="/", env=env)
         assert r.returncode == 0, r.stdout + r.stderr
 
