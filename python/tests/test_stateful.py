@@ -34,6 +34,7 @@ class DBMachine(RuleBasedStateMachine):
         self.path = self.dir + "/db"
         self.db = strata.DB(self.path, create_if_missing=True, write_buffer_size=64 << 10)
         self.model = {}
+        self.subs = {}  # sub-database name -> model
         self.snaps = []  # (snapshot, frozen model)
 
     def teardown(self):
@@ -127,6 +128,68 @@ class DBMachine(RuleBasedStateMachine):
         else:
             assert not r.valid()
 
+    # ---- sub-databases (when the engine has them) ----
+
+    @precondition(lambda self: "subdb" in strata.FEATURES)
+    @rule(name=st.sampled_from(["s1", "s2"]), k=keys, v=st.one_of(st.none(), values))
+    def subdb_write(self, name, k, v):
+        s = self.db.open_db(name)
+        m = self.subs.setdefault(name, {})
+        if v is None:
+            s.delete(k)
+            m.pop(k, None)
+        else:
+            s.put(k, v)
+            m[k] = v
+
+    @precondition(lambda self: "subdb" in strata.FEATURES)
+    @rule(name=st.sampled_from(["s1", "s2"]), reverse=st.booleans())
+    def subdb_scan(self, name, reverse):
+        if name not in self.subs:
+            return
+        got = list(self.db.open_db(name).iterator(reverse=reverse))
+        want = sorted(self.subs[name].items())
+        assert got == (want[::-1] if reverse else want)
+
+    @precondition(lambda self: "subdb" in strata.FEATURES)
+    @rule(name=st.sampled_from(["s1", "s2"]))
+    def subdb_drop(self, name):
+        if name in self.subs:
+            self.db.drop_db(name)
+            del self.subs[name]
+
+    # ---- transactions (when the engine has them) ----
+
+    @precondition(lambda self: "txn" in strata.FEATURES)
+    @rule(ops=st.lists(st.tuples(keys, st.one_of(st.none(), values)), min_size=1, max_size=6),
+          outcome=st.sampled_from(["commit", "abort", "conflict"]))
+    def transaction(self, ops, outcome):
+        t = self.db.begin(write=True)
+        view = dict(self.model)
+        for k, v in ops:
+            assert t.get(k) == view.get(k)  # reads see the transaction's writes
+            if v is None:
+                t.delete(k)
+                view.pop(k, None)
+            else:
+                t.put(k, v)
+                view[k] = v
+        assert list(t.iterator()) == sorted(view.items())
+        if outcome == "abort":
+            t.abort()
+            return
+        if outcome == "conflict":
+            k0 = ops[0][0]
+            self.db.put(k0, b"interloper")  # a write after the transaction read k0
+            self.model[k0] = b"interloper"
+            try:
+                t.commit()
+            except strata.ConflictError:
+                return
+            raise AssertionError("commit after a conflicting write succeeded")
+        t.commit()
+        self.model = view
+
     @rule()
     def reopen(self):
         for s, _ in self.snaps:
@@ -145,6 +208,6 @@ class DBMachine(RuleBasedStateMachine):
             assert sum(1 for _ in self.db.iterator(include_value=False)) == len(self.model)
 
 
-DBMachine.TestCase.settings = settings(max_examples=scaled(60, 15),
+DBMachine.TestCase.settings = settings(max_examples=scaled(50, 15),
                                        stateful_step_count=scaled(40, 20), deadline=None)
 TestDB = DBMachine.TestCase
