@@ -12,7 +12,12 @@ import pytest
 import strata
 import strata.plyvel
 
-MODULES = ["strata", "strata.plyvel"]
+try:
+    import strata.lmdb
+except ImportError:  # pragma: no cover
+    pass
+
+MODULES = ["strata", "strata.plyvel", "strata.lmdb"]
 
 
 @pytest.mark.skipif(os.environ.get("STRATA_TEST_SCALE") == "asan",
@@ -53,7 +58,7 @@ def test_stubtest():
 
 def public_callables():
     seen = set()
-    for mod in (strata, strata.plyvel, strata.plyvel._plyvel):
+    for mod in (strata, strata.plyvel, strata.plyvel._plyvel, strata.lmdb):
         for name in getattr(mod, "__all__", dir(mod)):
             if name.startswith("_"):
                 continue

@@ -151,7 +151,7 @@ class LockError(Error):
 
 
 class MemoryError(Error, builtins.MemoryError):  # noqa: A001
-    """Out of memory."""
+    """Out of memory (also builtins.MemoryError)."""
 
 
 class DiskError(Error):
@@ -670,7 +670,7 @@ class Cursor:
                                 "incompatible, or DB flags changed")
 
     def last_dup(self):
-        """As first_dup()."""
+        """As first_dup() (no duplicate values in Strata)."""
         return self.first_dup()
 
     def set_key(self, key):
@@ -723,7 +723,7 @@ class Cursor:
         return self._it.value() if self._valid else b""
 
     def item(self):
-        """(key(), value())."""
+        """(key(), value()): (b'', b'') when unpositioned."""
         self._chk()
         return self._it.item() if self._valid else (b"", b"")
 
