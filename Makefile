@@ -1,5 +1,5 @@
 # Strata: the two commands of README.md.
-#   make demo   - install what is missing, build, run the main job
+#   make demo   - install what is missing, build, run the main job (and the Python package's demo)
 #   make test   - install what is missing, build, run every test (plain and ASan+UBSan builds,
 #                 and the Python package's tests: installed into a venv, and under ASan)
 # Other targets: build, asan, bench (side-by-side benchmark), install, clean; python (the
@@ -60,8 +60,9 @@ test-python-asan: python-asan
 
 test: test-plain test-asan test-python test-python-asan
 
-demo: build
+demo: build python
 	sh scripts/demo.sh $(BUILD)/strata
+	$(VENV)/bin/python python/demo.py
 
 # The side-by-side benchmark (Strata via leveldb/c.h -- the like-for-like baseline of the
 # ratios --, Strata's native API, LevelDB 1.23, RocksDB): three interleaved rounds of
