@@ -400,8 +400,11 @@ static void db_close_impl(sp_db *d) {
     close_engine(d); /* leaks, touching nothing */
     return;
   }
-  /* Calls in flight (other threads, GIL released) finish first. */
+  /* Calls in flight (other threads, GIL released) finish first; idle
+   * transactions end now, so a begin(exclusive=True) waiting behind one
+   * returns (and raises ClosedError). */
   while (d->active > 0) {
+    sp_list_release_idle(&d->children);
     Py_BEGIN_ALLOW_THREADS usleep(200);
     Py_END_ALLOW_THREADS
   }

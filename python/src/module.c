@@ -233,6 +233,29 @@ void sp_list_invalidate_all(sp_child *head) {
   }
 }
 
+void sp_list_release_idle(sp_child *head) {
+  /* release_idle may unlink children: take references to them all first */
+  Py_ssize_t n = 0;
+  for (sp_child *c = head->next; c != head; c = c->next)
+    if (c->release_idle) n++;
+  if (!n) return;
+  PyObject **objs = PyMem_Malloc((size_t)n * sizeof *objs);
+  if (!objs) return; /* try again at the next wait */
+  Py_ssize_t k = 0;
+  for (sp_child *c = head->next; c != head && k < n; c = c->next)
+    if (c->release_idle) {
+      objs[k] = SP_CHILD_OBJ(c);
+      Py_INCREF(objs[k]);
+      k++;
+    }
+  for (Py_ssize_t j = 0; j < k; j++) {
+    sp_child *c = &((sp_childobj *)objs[j])->link;
+    if (c->release_idle) c->release_idle(c);
+    Py_DECREF(objs[j]);
+  }
+  PyMem_Free(objs);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Module functions                                                         */
 /* ------------------------------------------------------------------------ */

@@ -115,6 +115,7 @@ static sp_pin *pin_alloc(sp_db *db) {
   if (!p) return NULL;
   p->link.prev = p->link.next = NULL;
   p->link.invalidate = NULL;
+  p->link.release_idle = NULL;
   Py_INCREF(db);
   p->db = db;
   p->data = NULL;

@@ -27,6 +27,7 @@ PyObject *sp_snapshot_new(sp_db *d, strata_subdb *sdb, PyObject *prefix) {
   if (!s) return NULL;
   s->link.prev = s->link.next = NULL;
   s->link.invalidate = snap_invalidate;
+  s->link.release_idle = NULL;
   sp_list_init(&s->pins);
   Py_INCREF(d);
   s->db = d;

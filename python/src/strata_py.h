@@ -103,6 +103,11 @@ struct sp_child {
   /* Releases the child's engine resources now; called by the owner when it
    * ends (DB close, snapshot close). Must unlink the child. */
   void (*invalidate)(sp_child *self);
+  /* Optional: ends the child early if it is idle (not inside an engine call);
+   * DB.close() calls it while it waits for calls in flight, so a thread
+   * blocked in begin(exclusive=True) behind an idle exclusive transaction is
+   * released instead of waiting forever. */
+  void (*release_idle)(sp_child *self);
 };
 
 /* Every child struct begins with PyObject_HEAD then an sp_child. */
@@ -128,6 +133,8 @@ static inline void sp_list_del(sp_child *c) {
 }
 /* Invalidates every child linked on head (each unlinks itself). */
 void sp_list_invalidate_all(sp_child *head);
+/* Calls release_idle on every child of head that has one. */
+void sp_list_release_idle(sp_child *head);
 
 /* ------------------------------------------------------------------------ */
 /* The database                                                             */

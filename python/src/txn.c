@@ -88,6 +88,11 @@ static int txn_end(sp_txn *t, int commit) {
 
 static void txn_invalidate(sp_child *c) { txn_end((sp_txn *)SP_CHILD_OBJ(c), 0); }
 
+static void txn_release_idle(sp_child *c) {
+  sp_txn *t = (sp_txn *)SP_CHILD_OBJ(c);
+  if (!t->busy) txn_end(t, 0); /* in a call: the next wait tries again */
+}
+
 static const char *const begin_names[] = {"write", "sync", "exclusive", "buffers", "db", NULL};
 static sp_kwlist begin_kw = {"begin", begin_names, 1, 0, NULL};
 
@@ -106,6 +111,7 @@ PyObject *sp_txn_begin(sp_db *d, PyObject *const *args, Py_ssize_t nargs, PyObje
   if (!t) return NULL;
   t->link.prev = t->link.next = NULL;
   t->link.invalidate = txn_invalidate;
+  t->link.release_idle = txn_release_idle;
   Py_INCREF(d);
   t->db = d;
   t->txn = NULL;

@@ -329,3 +329,27 @@ def test_write_transaction_sees_writes_between_steps(db):
         assert next(it) == b"a"
         t.put(b"d", b"new")
         assert list(it) == [b"c", b"d", b"e"]
+
+
+@needs_txn
+def test_close_releases_a_begin_waiting_on_an_idle_exclusive_txn(db):
+    import time
+    held = db.begin(write=True, exclusive=True)  # idle, never ended by its owner
+    outcome = []
+
+    def waiter():
+        try:
+            db.begin(write=True, exclusive=True)
+            outcome.append("began")
+        except strata.ClosedError:
+            outcome.append("closed")
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.2)  # the waiter is blocked in the engine, GIL released
+    db.close()  # must not wait forever for it
+    t.join(timeout=60)
+    assert not t.is_alive() and outcome == ["closed"]
+    assert not held.active
+    with pytest.raises(strata.ClosedError):
+        held.get(b"k")
