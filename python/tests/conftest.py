@@ -8,6 +8,11 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis import settings
+
+# No example database on disk (it would land in the working directory).
+settings.register_profile("strata", database=None)
+settings.load_profile("strata")
 
 SCALE = {"asan": 0.25, "long": 10.0}.get(os.environ.get("STRATA_TEST_SCALE", ""), 1.0)
 
