@@ -12,7 +12,8 @@
 # Op counts shrink under STRATA_TEST_SCALE=asan (set by `make test-asan`).
 set(SUITES_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-foreach(name model_test crash_test badfiles_test threads_test corrupt_test readonly_model_test)
+foreach(name model_test crash_test badfiles_test threads_test corrupt_test readonly_model_test
+             readonly_procs_test)
   add_executable(${name} ${SUITES_DIR}/${name}.c)
   target_link_libraries(${name} PRIVATE strata_static)
 endforeach()
@@ -39,6 +40,9 @@ set_tests_properties(suite.threads PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.corrupt PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.readonly_model PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.golden PROPERTIES TIMEOUT 120 LABELS "suite;compat")
+# Strata writes in one process while three read-only processes follow it.
+add_test(NAME suite.readonly_procs COMMAND readonly_procs_test $<TARGET_FILE:strata_tool>)
+set_tests_properties(suite.readonly_procs PROPERTIES TIMEOUT 300 LABELS suite)
 
 # The LevelDB side lives in its own executable: the two libraries are never
 # linked into one program.
@@ -51,6 +55,9 @@ if(LEVELDB_LIB AND LEVELDB_INCLUDE)
   add_test(NAME compat.leveldb
            COMMAND sh ${SUITES_DIR}/compat/compat_test.sh $<TARGET_FILE:ldb_tool> $<TARGET_FILE:strata_tool>)
   set_tests_properties(compat.leveldb PROPERTIES TIMEOUT 900 LABELS compat)
+  # LevelDB 1.23 writes while three read-only Strata processes follow it.
+  add_test(NAME compat.readonly_leveldb COMMAND readonly_procs_test $<TARGET_FILE:ldb_tool>)
+  set_tests_properties(compat.readonly_leveldb PROPERTIES TIMEOUT 300 LABELS compat)
 else()
   message(STATUS "libleveldb not found: compat.leveldb test not registered (suite.golden still runs)")
 endif()
