@@ -796,6 +796,127 @@ static void test_comparator_mismatch(void **state) {
   strata_comparator_destroy(c);
 }
 
+/* --- races, injected ----------------------------------------------------
+ * A read-only handle whose env lets the writer act in the middle of a
+ * catch-up: when the handle lists the directory, opens or stats a file, the
+ * writer may apply one atomic batch and then flush and compact everything
+ * (logs and tables deleted), flush and compact a small range, or close and
+ * reopen (a new MANIFEST, the old one and the old logs deleted). Every
+ * window of the protocol gets hit. The state a catch-up installs must be
+ * one the writer passed through: the state before the catch-up or after
+ * one of the batches. */
+
+static strata_env race_env;
+static strata_db *race_writer;
+static int race_budget; /* injections left in this catch-up */
+static uint64_t race_rng = 88172645463325252ULL;
+static uint64_t race_states[16];
+static int nrace_states, race_steps;
+
+static void inject(void) {
+  if (!race_writer || race_budget <= 0) return;
+  race_rng ^= race_rng << 13;
+  race_rng ^= race_rng >> 7;
+  race_rng ^= race_rng << 17;
+  if (race_rng % 100 >= 30) return;
+  race_budget--;
+  race_steps++;
+  strata_batch *b = NULL;
+  assert_int_equal(strata_batch_create(&b), 0);
+  for (int i = 0; i < 25; i++) {
+    char k[32], v[64];
+    snprintf(k, sizeof k, "k%06d", (int)((race_rng >> 8) + (uint64_t)i * 7919) % 3000);
+    snprintf(v, sizeof v, "race-%d-%d", race_steps, i);
+    if (i % 5 == 4)
+      assert_int_equal(strata_batch_delete(b, k, strlen(k)), 0);
+    else
+      assert_int_equal(strata_batch_put(b, k, strlen(k), v, strlen(v)), 0);
+  }
+  assert_int_equal(strata_write(race_writer, NULL, b), 0);
+  strata_batch_destroy(b);
+  size_t n;
+  race_states[nrace_states++] = digest(race_writer, NULL, &n);
+  switch ((race_rng >> 20) % 3) {
+  case 0: assert_int_equal(strata_compact_range(race_writer, NULL, 0, NULL, 0), 0); break;
+  case 1: assert_int_equal(strata_compact_range(race_writer, "k001000", 7, "k001100", 7), 0); break;
+  default:
+    strata_close(race_writer);
+    race_writer = open_writer();
+    break;
+  }
+}
+
+static int r_children(strata_env *e, const char *dir, char ***names, size_t *n) {
+  inject();
+  return guard.children(e, dir, names, n);
+}
+static int r_new_seqfile(strata_env *e, const char *p, strata_seqfile **o) {
+  inject();
+  return guard.new_seqfile(e, p, o);
+}
+static int r_new_rafile(strata_env *e, const char *p, strata_rafile **o) {
+  inject();
+  return guard.new_rafile(e, p, o);
+}
+static int r_file_size(strata_env *e, const char *p, uint64_t *size) {
+  inject();
+  return guard.file_size(e, p, size);
+}
+
+static void test_races_injected(void **state) {
+  (void)state;
+  race_env = guard;
+  race_env.children = r_children;
+  race_env.new_seqfile = r_new_seqfile;
+  race_env.new_rafile = r_new_rafile;
+  race_env.file_size = r_file_size;
+  race_writer = open_writer();
+  put_range(race_writer, 0, 3000, "base");
+  strata_options o;
+  strata_options_init(&o);
+  o.read_only = 1;
+  o.env = &race_env;
+  strata_db *ro = NULL;
+  assert_int_equal(strata_open(DB, &o, &ro), 0);
+  int retried_states = 0;
+  for (int round = 0; round < 120; round++) {
+    size_t n;
+    nrace_states = 0;
+    race_states[nrace_states++] = digest(race_writer, NULL, &n);
+    race_budget = 3;
+    if (strata_catch_up(ro)) fail_msg("round %d: catch-up: %s", round, strata_errmsg());
+    race_budget = 0;
+    /* The writer moves on and deletes what it no longer needs before the
+     * state is read: every table of it must have been opened already. */
+    if (round % 2) {
+      put(race_writer, "k000001", "after");
+      assert_int_equal(strata_compact_range(race_writer, NULL, 0, NULL, 0), 0);
+      if (round % 4 == 1) {
+        strata_close(race_writer);
+        race_writer = open_writer();
+      }
+    }
+    uint64_t d = digest(ro, NULL, &n);
+    int hit = -1;
+    for (int i = 0; i < nrace_states; i++)
+      if (race_states[i] == d) hit = i;
+    if (hit < 0)
+      fail_msg("round %d: the read-only state is none of the %d the writer passed through", round,
+               nrace_states);
+    retried_states += hit > 0;
+    if (round % 10 == 9) {
+      catch_up(ro); /* nothing injected: the writer's latest state */
+      same_as_writer(ro, race_writer);
+    }
+  }
+  print_message("%d injected writer steps; %d catch-ups ended past at least one of them\n",
+                race_steps, retried_states);
+  assert_true(race_steps > 50);
+  strata_close(ro);
+  strata_close(race_writer);
+  race_writer = NULL;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_missing_database, setup, teardown),
@@ -811,6 +932,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing_table, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_manifest, setup, teardown),
       cmocka_unit_test_setup_teardown(test_comparator_mismatch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_races_injected, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
