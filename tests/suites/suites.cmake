@@ -13,7 +13,7 @@
 set(SUITES_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 foreach(name model_test crash_test badfiles_test threads_test corrupt_test readonly_model_test
-             readonly_procs_test)
+             readonly_procs_test readonly_threads_test)
   add_executable(${name} ${SUITES_DIR}/${name}.c)
   target_link_libraries(${name} PRIVATE strata_static)
 endforeach()
@@ -31,6 +31,7 @@ add_test(NAME suite.badfiles COMMAND badfiles_test)
 add_test(NAME suite.threads COMMAND threads_test)
 add_test(NAME suite.corrupt COMMAND corrupt_test)
 add_test(NAME suite.readonly_model COMMAND readonly_model_test)
+add_test(NAME suite.readonly_threads COMMAND readonly_threads_test)
 add_test(NAME suite.golden
          COMMAND sh ${SUITES_DIR}/golden/golden_test.sh $<TARGET_FILE:strata_tool> ${SUITES_DIR}/golden)
 set_tests_properties(suite.model PROPERTIES TIMEOUT 900 LABELS suite)
@@ -39,6 +40,7 @@ set_tests_properties(suite.badfiles PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.threads PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.corrupt PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.readonly_model PROPERTIES TIMEOUT 300 LABELS suite)
+set_tests_properties(suite.readonly_threads PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.golden PROPERTIES TIMEOUT 120 LABELS "suite;compat")
 # Strata writes in one process while three read-only processes follow it.
 add_test(NAME suite.readonly_procs COMMAND readonly_procs_test $<TARGET_FILE:strata_tool>)
