@@ -58,7 +58,9 @@
  *       whole record (a stat first: an unchanged size costs no open).
  *   A5. Read CURRENT and the MANIFEST again, as A1. If they hold nothing
  *       new the attempt stands; if they do, it is applied and the attempt
- *       is made again (only what changed since is read).
+ *       is made again (only what changed since is read). When A1-A4 found
+ *       nothing new at all, A5 is skipped: every live log was listed and
+ *       none had grown, so the state held is the writer's as of A1.
  * then installs the result in one step (ro_install_state): drop the
  * memtables of logs that are no longer live, choose mem and imm, and
  * install {mem, imm, version, sequence} for readers. A catch-up that
@@ -154,6 +156,7 @@ typedef struct st_readonly {
   uint64_t max_sequence;       /* largest sequence number replayed */
   uint64_t installed_sequence; /* that of the installed superversion */
   int changed;                 /* something new since the last install */
+  uint64_t news;               /* counts what attempts found new (A1, A3, A4) */
   int version_changed;         /* the version changed since then */
   st_numset opened;            /* tables opened into the table cache, sorted */
   st_memtable *empty;          /* mem while no log has records */
@@ -353,6 +356,7 @@ static int sync_manifest(strata_db *db, int *changed) {
       if (fresh || last_seq > ro->last_sequence) ro->last_sequence = last_seq;
       ro->manifest_number = number;
       ro->version_changed = ro->changed = *changed = 1;
+      ro->news++;
     }
   }
   if (!rc) ro->manifest_offset = end; /* past a cut record nothing moves */
@@ -486,6 +490,7 @@ static int list_logs(strata_db *db) {
     memmove(&ro->logs[j + 1], &ro->logs[j], (ro->nlogs - j) * sizeof *ro->logs);
     ro->logs[j] = (ro_log){found[i], 0, NULL, 1};
     ro->nlogs++;
+    ro->news++;
   }
   free(found);
   for (size_t i = 0; !rc && i < ro->nlogs; i++) {
@@ -559,15 +564,19 @@ static int replay_log(strata_db *db, ro_log *lg) {
       on_log_damage(&rep, st_log_last_record_offset(r), rec.size,
                     "log record too small for a write batch");
       rc = rep.rc;
-    } else if ((rc = st_batch_set_contents(&batch, rec)) == 0 &&
-               (rc = st_batch_validate(&batch)) == STRATA_ECORRUPTION) {
-      on_log_damage(&rep, st_log_last_record_offset(r), rec.size, "malformed write batch");
-      rc = rep.rc;
-    } else if (!rc) {
+    } else if (!(rc = st_batch_set_contents(&batch, rec))) {
       if (!lg->mem && !(lg->mem = st_memtable_new(db->ucmp)))
         rc = st_err(STRATA_ENOMEM, "memtable");
+      /* A malformed batch is found before anything is inserted. */
       if (!rc) rc = st_batch_insert_into(&batch, lg->mem);
-      if (rc) {
+      if (rc == STRATA_ECORRUPTION) {
+        on_log_damage(&rep, st_log_last_record_offset(r), rec.size, "malformed write batch");
+        rc = rep.rc;
+        if (!rc) {
+          lg->offset = st_log_end_offset(r);
+          continue;
+        }
+      } else if (rc) {
         /* Part of the batch may be in the memtable: start this log again
          * in a new one next time (readers of the installed state do not see
          * these entries: they are above its sequence). */
@@ -584,6 +593,7 @@ static int replay_log(strata_db *db, ro_log *lg) {
     }
     if (!rc) lg->offset = st_log_end_offset(r);
   }
+  ro->news++; /* the log grew (a record cut short counts: A5 decides) */
   if (have_batch) st_batch_release(&batch);
   st_log_reader_free(r);
   if (file) file->close(file);
@@ -727,6 +737,7 @@ static int ro_install_state(strata_db *db) {
 /* One attempt (A1-A5). Returns 0, RO_RETRY or an error. */
 static int attempt(strata_db *db) {
   st_readonly *ro = db->ro;
+  uint64_t news = ro->news;
   int changed = 0;
   int rc = sync_manifest(db, &changed);
   if (rc == 0 && ro->missing) {
@@ -739,6 +750,10 @@ static int attempt(strata_db *db) {
   if (!rc) rc = list_logs(db);
   for (size_t i = 0; !rc && i < ro->nlogs; i++)
     if (is_live_log(ro, ro->logs[i].number)) rc = replay_log(db, &ro->logs[i]);
+  /* Nothing new at all (the common idle case): the state is what the
+   * handle already had, the writer's at the time of A1 -- every live log
+   * was listed and none grew, and logs only grow -- so A5 is not needed. */
+  if (!rc && ro->news == news) return 0;
   if (!rc) {
     rc = sync_manifest(db, &changed);
     if (!rc && changed) rc = RO_RETRY;
