@@ -3,7 +3,7 @@
  * that implement strata.h: db.c (open, close, writes, reads, snapshots),
  * db_compact.c (the background thread: memtable flushes and compactions),
  * db_iter.c (the user-facing iterator), db_props.c (properties, sizes,
- * destroy).
+ * destroy), db_readonly.c (read-only handles and strata_catch_up).
  *
  * Locking: `mu` guards every field marked [mu]. The memtable `mem` is
  * written only by the writer at the head of the write queue, without the
@@ -64,6 +64,8 @@ struct strata_db {
   st_env *env;                 /* [const] */
   strata_options opts;         /* [const] sanitised */
   const st_comparator *ucmp;   /* [const] */
+  struct st_readonly *ro;      /* [const] read-only handles' state (db_readonly.c), else NULL;
+                                  beside what every read reads */
   st_table_options topt;       /* [const] */
   st_cache *block_cache;       /* [const] */
   strata_cache *own_cache;     /* [const] the private cache, if no shared one */
@@ -113,10 +115,6 @@ struct strata_db {
   st_level_stats stats[ST_NUM_LEVELS]; /* [mu] */
 
   st_sv_registry svs; /* the installed superversion; own cache lines */
-
-  /* [const] Read-only handles (strata_options.read_only): their state,
-   * see db_readonly.c. NULL on other handles. */
-  struct st_readonly *ro;
 };
 
 /* --- db.c --- */
