@@ -364,7 +364,7 @@ static void set_options(model *m) {
 
 int main(int argc, char **argv) {
   const char *seed_arg = NULL;
-  long nops = su_scale_is_asan() ? 12000 : 40000;
+  long nops = su_scale_is_asan() ? 8000 : 30000;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
       seed_arg = argv[++i];

@@ -286,7 +286,7 @@ static int exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(statu
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--reader") == 0) return reader_main(argc, argv);
   const char *seed_arg = NULL, *tool = NULL, *profile = "small";
-  uint64_t nops = su_scale_is_asan() ? 5000 : 20000;
+  uint64_t nops = su_scale_is_asan() ? 4000 : 20000;
   int nreaders = 3;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
