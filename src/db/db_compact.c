@@ -32,7 +32,8 @@
 static int has_work(strata_db *db) {
   if (db->bg_error.code) return 0;
   return db->old_log != NULL || db->dir_sync_pending || db->imm != NULL ||
-         (db->manual && !db->manual->done) || st_vset_needs_compaction(&db->vs);
+         (db->manual && !db->manual->done) || (db->ingest && !db->ingest->done) ||
+         st_vset_needs_compaction(&db->vs);
 }
 
 void st_db_maybe_schedule(strata_db *db) {
@@ -606,6 +607,10 @@ static void background_work(strata_db *db) {
   }
   if (db->imm) {
     compact_memtable(db);
+    return;
+  }
+  if (db->ingest && !db->ingest->done) {
+    st_db_run_ingest(db); /* a bulk load's tables (loader.c) */
     return;
   }
   int rc = 0;
