@@ -161,6 +161,22 @@ static char *e_property(void *h, const char *name) {
   return out;
 }
 
+static void *e_loader_create(void *h) {
+  sdb *s = h;
+  strata_loader *l;
+  return strata_loader_create(s->db, NULL, &l) == STRATA_OK ? l : fail("loader");
+}
+
+static int e_loader_add(void *l, const char *key, size_t klen, const char *val, size_t vlen) {
+  return strata_loader_add(l, key, klen, val, vlen) == STRATA_OK ? 0 : failed("loader add");
+}
+
+static int e_loader_finish(void *l) {
+  int rc = strata_loader_finish(l) == STRATA_OK ? 0 : failed("loader finish");
+  strata_loader_destroy(l);
+  return rc;
+}
+
 static const bench_engine engine = {
     .name = "strata",
     .property_prefix = "leveldb.",
@@ -190,6 +206,9 @@ static const bench_engine engine = {
     .iter_status = e_iter_status,
     .compact = e_compact,
     .property = e_property,
+    .loader_create = e_loader_create,
+    .loader_add = e_loader_add,
+    .loader_finish = e_loader_finish,
 };
 
 int main(int argc, char **argv) { return bench_worker_main(argc, argv, &engine); }
