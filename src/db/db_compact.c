@@ -25,6 +25,7 @@
 #include "db/builder.h"
 #include "db/db_impl.h"
 #include "db/filename.h"
+#include "db/ingest.h"
 #include "table/table_builder.h"
 #include "util/internal_key.h"
 #include "util/numset.h"
@@ -610,7 +611,7 @@ static void background_work(strata_db *db) {
     return;
   }
   if (db->ingest && !db->ingest->done) {
-    st_db_run_ingest(db); /* a bulk load's tables (loader.c) */
+    st_db_run_ingest(db); /* a bulk load's tables (ingest.c) */
     return;
   }
   int rc = 0;

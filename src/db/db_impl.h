@@ -52,18 +52,7 @@ typedef struct st_manual_compaction {
   int rc;
 } st_manual_compaction;
 
-/* A strata_loader_finish() waiting for the background thread to check the
- * loader's tables against the database and add them (loader.c): served
- * there so that no flush or compaction changes the version between the
- * check and the MANIFEST record. */
-typedef struct st_ingest {
-  struct strata_loader *loader;
-  int started;        /* the background thread took it (it then finishes it) */
-  int done;           /* rc and err are set */
-  int manifest_tried; /* the MANIFEST write was attempted: it may name the tables */
-  int rc;
-  st_error err;
-} st_ingest;
+struct st_ingest; /* db/ingest.h */
 
 typedef struct st_level_stats {
   int64_t micros, bytes_read, bytes_written;
@@ -119,7 +108,7 @@ struct strata_db {
   st_version_set vs;                   /* [mu] */
   st_error bg_error;                   /* [mu] sticky; code 0 = none */
   st_manual_compaction *manual;        /* [mu] */
-  st_ingest *ingest;                   /* [mu] a load to add, or NULL */
+  struct st_ingest *ingest;            /* [mu] tables to add (ingest.h), or NULL */
   int bg_busy;                         /* [mu] background thread is working */
   st_level_stats stats[ST_NUM_LEVELS]; /* [mu] */
 
@@ -173,10 +162,10 @@ int st_db_write_level0_table(strata_db *db, st_memtable *mem, st_version_edit *e
 /* Deletes files no version needs. REQUIRE: mu held (released inside). */
 void st_db_delete_obsolete_files(strata_db *db);
 
-/* --- loader.c --- */
-/* Serves db->ingest (not yet done): checks the load against the database,
- * adds its tables, sets done. Called by the background thread. REQUIRE: mu
- * held (released inside). */
+/* --- ingest.c --- */
+/* Serves db->ingest (not yet done): checks the tables against the
+ * database, adds them, sets done. Called by the background thread.
+ * REQUIRE: mu held (released inside). */
 void st_db_run_ingest(strata_db *db);
 
 /* --- db_iter.c --- */

@@ -1,27 +1,41 @@
 /*
  * loader.c - sorted bulk load (strata_loader_*): sorted tables built
- * straight from keys given in increasing order, added to the database in
- * one MANIFEST record, with no write-ahead log, no memtable and no
+ * straight from keys given in increasing order and added to the database
+ * in one MANIFEST record, with no write-ahead log, no memtable and no
  * compaction rewriting them. RocksDB's external SST file ingestion is the
  * model; this is a fresh implementation within LevelDB's file formats.
  *
- * Building (strata_loader_add): each key, with the target's prefix (none
+ * Building (strata_loader_add). Each key, behind the target's prefix (none
  * for the main database; `reserved 'd' id` for a sub-database, subdb.h),
- * becomes the internal key (prefixed key, sequence 0, value) and goes to a
- * table builder with the database's own table options (block size,
- * restart interval, compression, filter policy). A table is cut when it
- * reaches max_file_size, and, for a main-database load in bytewise order,
- * where the keys step over the reserved range of sub-databases, so no
- * loaded table spans it. Each table is synced and read back (footer and
- * index) when it is cut. Its file number is marked pending from the start
- * (st_db_pending_add), so the background thread, which deletes every file
- * no version names, leaves it alone.
+ * becomes the internal key (prefixed key, sequence 0, value). The caller's
+ * thread only checks the order and copies the entry into a chunk: the
+ * entries of one future table, as `varint32 ikey_len, ikey, varint32
+ * value_len, value`. A full chunk goes to one of LOADER_WORKERS threads,
+ * which builds its table with the database's own table options (block
+ * size, restart interval, compression, filter policy), syncs it, and reads
+ * its footer and index back; meanwhile the caller fills the next chunk. So
+ * a load keeps two cores busy compressing, as a stream of writes does (the
+ * writer's thread and the one flushing memtables), and the tables' syncs
+ * overlap the building of the next ones. At most LOADER_CHUNKS chunks
+ * exist: the caller waits for a free one when the workers fall behind.
  *
- * Adding (strata_loader_finish): the request goes to the background thread
- * (db->ingest, served by st_db_run_ingest), which alone flushes memtables
- * and runs compactions, so nothing moves entries between the memtables and
- * the levels, or changes the version, between the check and the MANIFEST
- * record:
+ * Where a table ends: tables should be about max_file_size bytes, the
+ * size compactions cut at, but a chunk's table size is known only once it
+ * is built (compression). A chunk is cut at an estimate in raw bytes,
+ * max_file_size times the raw-to-file ratio of the tables built so far
+ * (max_file_size itself for the first ones). A main-database load in
+ * bytewise order also cuts where the keys step over the reserved range of
+ * sub-databases, so no loaded table spans sub-database records.
+ *
+ * Every table's file number is marked pending from the start
+ * (st_db_pending_add), so the background thread, which deletes every file
+ * no version names, leaves it alone; destroy deletes the tables of a load
+ * that did not finish.
+ *
+ * Adding (strata_loader_finish): once every chunk is built, the tables go
+ * to the background thread (st_db_ingest, ingest.c), which alone flushes
+ * memtables, runs compactions and writes the MANIFEST, so nothing changes
+ * the version or moves entries between the check and the record:
  *   1. Check: the loaded key range [first, last] must hold no entry of the
  *      target -- in the memtable, the immutable memtable or any table of any
  *      level, deletion markers and entries only old snapshots see included.
@@ -48,22 +62,31 @@
  * assigns a global sequence number to an ingested file in that case, which
  * LevelDB's table format cannot express). strata.h says so.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/db_impl.h"
 #include "db/filename.h"
+#include "db/ingest.h"
 #include "db/subdb.h"
 #include "table/table_builder.h"
 #include "util/internal_key.h"
 
-/* A finished table of the load. */
-typedef struct loaded_table {
-  uint64_t number, file_size;
-  st_buf smallest, largest; /* internal keys */
-  int level;                /* chosen by the background thread */
-} loaded_table;
+#define LOADER_WORKERS 2
+#define LOADER_CHUNKS (LOADER_WORKERS + 1)
+/* A chunk that grew past this (a huge value) gives its memory back when
+ * it is recycled. */
+#define CHUNK_KEEP_MAX (64u << 20)
+
+/* The entries of one table to be. */
+typedef struct chunk {
+  st_buf data; /* varint32 ikey_len, ikey, varint32 value_len, value; ... */
+  uint64_t entries;
+  size_t table; /* index of its table in the loader's list */
+  struct chunk *next;
+} chunk;
 
 enum { LOADER_OPEN, LOADER_FAILED, LOADER_FINISHED };
 
@@ -75,27 +98,34 @@ struct strata_loader {
   int state;
   int split_reserved; /* main database, bytewise: cut tables at the reserved range */
   st_error err;       /* why the loader failed (state LOADER_FAILED) */
-  /* The internal key being added and the previous one: two buffers, swapped
-   * after each add, so the order check needs no copy. Each starts with the
-   * prefix. */
+  /* The internal key being added and the previous one: two buffers,
+   * swapped after each add, so the order check needs no copy. Each starts
+   * with the prefix. */
   st_buf ikey[2];
   int cur; /* ikey[cur] holds the previous key when has_prev */
   int has_prev;
-  /* The table being written. */
-  st_wfile *file;
-  st_table_builder *builder;
-  uint64_t number;
-  st_buf smallest;
-  /* Finished tables, and every file number taken (for cleanup). */
-  loaded_table *tables;
-  size_t ntables, cap;
   uint64_t entries;
+  size_t cut;         /* raw bytes at which the chunk being filled is cut */
+  chunk *fill;        /* the chunk being filled (the caller's), or NULL */
   int manifest_tried; /* a MANIFEST record naming the tables may exist */
-};
 
-/* ------------------------------------------------------------------------ */
-/* Tables                                                                   */
-/* ------------------------------------------------------------------------ */
+  /* Shared with the workers: under mu. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* any change below */
+  chunk chunks[LOADER_CHUNKS];
+  chunk *free_chunks;
+  chunk *queue, *queue_tail; /* full chunks no worker has taken yet */
+  int busy;                  /* chunks queued or being built */
+  int stop;                  /* workers exit once the queue is empty */
+  int abandon;               /* workers drop queued chunks unbuilt */
+  st_thread *workers[LOADER_WORKERS];
+  int nworkers;
+  int worker_rc; /* the first failure of a worker, and its message */
+  st_error worker_err;
+  uint64_t raw_built, file_built; /* for the cut estimate */
+  st_ingest_table *tables;        /* every table begun, in key order */
+  size_t ntables, cap;
+};
 
 static int fail(strata_loader *l, int rc) {
   l->state = LOADER_FAILED;
@@ -103,56 +133,47 @@ static int fail(strata_loader *l, int rc) {
   return rc;
 }
 
-/* Starts table l->number. */
-static int open_table(strata_loader *l, st_slice first) {
+/* ------------------------------------------------------------------------ */
+/* Workers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Writes table `number` from chunk c: built, synced, read back. */
+static int build_table(strata_loader *l, const chunk *c, uint64_t number, uint64_t *size,
+                       st_buf *smallest, st_buf *largest) {
   strata_db *db = l->db;
-  if (l->ntables == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
-    loaded_table *t = realloc(l->tables, cap * sizeof *t);
-    if (!t) return st_err(STRATA_ENOMEM, "loader tables");
-    l->tables = t;
-    l->cap = cap;
-  }
-  pthread_mutex_lock(&db->mu);
-  uint64_t number = st_vset_new_file_number(&db->vs);
-  int rc = st_db_pending_add(db, number);
-  pthread_mutex_unlock(&db->mu);
-  if (rc) return rc;
-  /* Recorded at once, so destroy removes the file whatever happens next. */
-  loaded_table *t = &l->tables[l->ntables++];
-  memset(t, 0, sizeof *t);
-  t->number = number;
-  l->number = number;
   char *path = st_table_file_name(db->dbname, number);
   if (!path) return st_err(STRATA_ENOMEM, "file name");
-  rc = db->env->new_wfile(db->env, path, &l->file);
+  st_wfile *file = NULL;
+  int rc = db->env->new_wfile(db->env, path, &file);
   free(path);
   if (rc) return rc;
-  l->builder = st_table_builder_new(&db->topt, l->file);
-  if (!l->builder) return st_err(STRATA_ENOMEM, "table builder");
-  return st_buf_set(&l->smallest, first.data, first.size);
-}
-
-/* Finishes the current table: footer, sync, close, read-back check. */
-static int close_table(strata_loader *l) {
-  strata_db *db = l->db;
-  loaded_table *t = &l->tables[l->ntables - 1];
-  int rc = st_table_builder_finish(l->builder);
-  t->file_size = st_table_builder_file_size(l->builder);
-  st_table_builder_free(l->builder);
-  l->builder = NULL;
-  if (!rc) rc = l->file->sync(l->file);
-  int crc = l->file->close(l->file);
-  l->file = NULL;
+  st_table_builder *b = st_table_builder_new(&db->topt, file);
+  if (!b) rc = st_err(STRATA_ENOMEM, "table builder");
+  const char *p = c->data.data, *end = p + c->data.size;
+  st_slice k = {0}, v;
+  for (uint64_t i = 0; !rc && i < c->entries; i++) {
+    uint32_t kl, vl;
+    p = st_get_varint32(p, end, &kl);
+    k = st_slice_make(p, kl);
+    p = st_get_varint32(p + kl, end, &vl);
+    v = st_slice_make(p, vl);
+    p += vl;
+    if (i == 0) rc = st_buf_set(smallest, k.data, k.size);
+    if (!rc) rc = st_table_builder_add(b, k, v);
+  }
+  if (!rc) rc = st_buf_set(largest, k.data, k.size);
+  if (!rc)
+    rc = st_table_builder_finish(b);
+  else if (b)
+    st_table_builder_abandon(b);
+  *size = b ? st_table_builder_file_size(b) : 0;
+  st_table_builder_free(b);
+  if (!rc) rc = file->sync(file);
+  int crc = file->close(file);
   if (!rc) rc = crc;
   if (!rc) {
-    t->smallest = l->smallest;
-    l->smallest = (st_buf)ST_BUF_INIT;
-    rc = st_buf_set(&t->largest, l->ikey[l->cur].data, l->ikey[l->cur].size);
-  }
-  if (!rc) {
     st_read_opts ro = {0, 0};
-    st_iter *it = st_table_cache_iter(db->table_cache, &ro, t->number, t->file_size, NULL);
+    st_iter *it = st_table_cache_iter(db->table_cache, &ro, number, *size, NULL);
     if (!it) {
       rc = st_err(STRATA_ENOMEM, "table check");
     } else {
@@ -162,6 +183,149 @@ static int close_table(strata_loader *l) {
   }
   return rc;
 }
+
+/* Puts c back on the free list. REQUIRE: l->mu held. */
+static void recycle(strata_loader *l, chunk *c) {
+  if (c->data.cap > CHUNK_KEEP_MAX) st_buf_free(&c->data);
+  c->data.size = 0;
+  c->entries = 0;
+  c->next = l->free_chunks;
+  l->free_chunks = c;
+}
+
+static void worker_main(void *arg) {
+  strata_loader *l = arg;
+  pthread_mutex_lock(&l->mu);
+  for (;;) {
+    while (!l->queue && !l->stop)
+      pthread_cond_wait(&l->cv, &l->mu);
+    if (!l->queue) break;
+    chunk *c = l->queue;
+    l->queue = c->next;
+    if (!l->queue) l->queue_tail = NULL;
+    if (!l->abandon && !l->worker_rc) {
+      uint64_t number = l->tables[c->table].number;
+      pthread_mutex_unlock(&l->mu);
+      uint64_t size = 0;
+      st_buf smallest = ST_BUF_INIT, largest = ST_BUF_INIT;
+      int rc = build_table(l, c, number, &size, &smallest, &largest);
+      pthread_mutex_lock(&l->mu);
+      st_ingest_table *t = &l->tables[c->table]; /* the list may have moved */
+      t->file_size = size;
+      t->smallest = smallest;
+      t->largest = largest;
+      l->raw_built += c->data.size;
+      l->file_built += size;
+      if (rc && !l->worker_rc) {
+        l->worker_rc = rc;
+        st_error_capture(&l->worker_err, rc);
+      }
+    }
+    recycle(l, c);
+    l->busy--;
+    pthread_cond_broadcast(&l->cv);
+  }
+  pthread_mutex_unlock(&l->mu);
+  st_err_clear();
+}
+
+/* Makes l->fill a free chunk, waiting for one. Returns a worker's failure
+ * instead, if there was one. */
+static int take_chunk(strata_loader *l) {
+  pthread_mutex_lock(&l->mu);
+  while (!l->free_chunks && !l->worker_rc)
+    pthread_cond_wait(&l->cv, &l->mu);
+  int rc = l->worker_rc ? st_error_raise(&l->worker_err) : 0;
+  if (!rc) {
+    l->fill = l->free_chunks;
+    l->free_chunks = l->fill->next;
+  }
+  pthread_mutex_unlock(&l->mu);
+  return rc;
+}
+
+/* Hands l->fill (not empty) to the workers as the next table. */
+static int submit(strata_loader *l) {
+  strata_db *db = l->db;
+  pthread_mutex_lock(&db->mu);
+  uint64_t number = st_vset_new_file_number(&db->vs);
+  int rc = st_db_pending_add(db, number);
+  pthread_mutex_unlock(&db->mu);
+  if (rc) return rc;
+  pthread_mutex_lock(&l->mu);
+  if (l->ntables == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    st_ingest_table *t = realloc(l->tables, cap * sizeof *t);
+    if (!t) rc = st_err(STRATA_ENOMEM, "loader tables");
+    if (!rc) {
+      l->tables = t;
+      l->cap = cap;
+    }
+  }
+  if (rc) {
+    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&db->mu);
+    st_db_pending_remove(db, number);
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+  }
+  /* Listed at once, so destroy removes the file whatever happens next. */
+  st_ingest_table *t = &l->tables[l->ntables];
+  memset(t, 0, sizeof *t);
+  t->number = number;
+  chunk *c = l->fill;
+  c->table = l->ntables++;
+  c->next = NULL;
+  if (l->queue_tail)
+    l->queue_tail->next = c;
+  else
+    l->queue = c;
+  l->queue_tail = c;
+  l->busy++;
+  l->fill = NULL;
+  if (l->nworkers < LOADER_WORKERS && l->nworkers < l->busy) {
+    /* Started as the work needs them; the first one is required. */
+    if (db->env->thread_create(db->env, worker_main, l, &l->workers[l->nworkers]) == 0)
+      l->nworkers++;
+    else if (l->nworkers == 0)
+      rc = st_err(STRATA_EIO, "strata_loader_add: cannot start a thread to build tables (%s)",
+                  st_errmsg());
+    else
+      st_err_clear();
+  }
+  /* The next cut, from what the tables built so far made of their bytes. */
+  size_t target = l->db->opts.max_file_size;
+  if (l->file_built > 0) {
+    double est = (double)target * (double)l->raw_built / (double)l->file_built;
+    double lo = (double)target / 2, hi = (double)target * 8;
+    l->cut = (size_t)(est < lo ? lo : est > hi ? hi : est);
+  }
+  pthread_cond_broadcast(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+  return rc;
+}
+
+/* Waits until every submitted chunk is built, then stops the workers
+ * (abandon: drops the queued ones unbuilt). Returns a worker's failure. */
+static int stop_workers(strata_loader *l, int abandon) {
+  pthread_mutex_lock(&l->mu);
+  if (abandon) l->abandon = 1;
+  while (l->busy > 0)
+    pthread_cond_wait(&l->cv, &l->mu);
+  l->stop = 1;
+  pthread_cond_broadcast(&l->cv);
+  int n = l->nworkers;
+  l->nworkers = 0;
+  int rc = l->worker_rc;
+  pthread_mutex_unlock(&l->mu);
+  for (int i = 0; i < n; i++)
+    l->db->env->thread_join(l->db->env, l->workers[i]);
+  return rc ? st_error_raise(&l->worker_err) : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tables                                                                   */
+/* ------------------------------------------------------------------------ */
 
 static void free_tables(strata_loader *l) {
   for (size_t i = 0; i < l->ntables; i++) {
@@ -173,21 +337,13 @@ static void free_tables(strata_loader *l) {
   l->ntables = l->cap = 0;
 }
 
-/* Deletes every table of the load (and forgets them) and forgets their numbers as pending.
- * Keeps the thread's error message. */
+/* Deletes every table of the load and forgets them (as pending too).
+ * REQUIRE: no worker running. Keeps the thread's error message. */
 static void remove_tables(strata_loader *l) {
   strata_db *db = l->db;
+  if (l->ntables == 0) return;
   st_error saved;
   st_error_capture(&saved, STRATA_EIO);
-  if (l->builder) {
-    st_table_builder_abandon(l->builder);
-    st_table_builder_free(l->builder);
-    l->builder = NULL;
-  }
-  if (l->file) {
-    l->file->close(l->file);
-    l->file = NULL;
-  }
   for (size_t i = 0; i < l->ntables; i++) {
     st_table_cache_evict(db->table_cache, l->tables[i].number);
     char *path = st_table_file_name(db->dbname, l->tables[i].number);
@@ -222,6 +378,11 @@ int strata_loader_create(strata_db *db, strata_subdb *sdb, strata_loader **out) 
   memcpy(l->prefix, prefix.data, prefix.size);
   l->prefix_len = prefix.size;
   l->split_reserved = !sdb && db->ucmp->bytewise;
+  l->cut = db->opts.max_file_size;
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->cv, NULL);
+  for (int i = 0; i < LOADER_CHUNKS; i++)
+    recycle(l, &l->chunks[i]);
   for (int i = 0; i < 2; i++) {
     if (st_buf_set(&l->ikey[i], l->prefix, l->prefix_len)) {
       strata_loader_destroy(l);
@@ -232,25 +393,15 @@ int strata_loader_create(strata_db *db, strata_subdb *sdb, strata_loader **out) 
   return 0;
 }
 
-/* "key 'ab..' (N bytes)" for messages: up to 32 bytes, printable or \x. */
-static const char *describe_key(const void *key, size_t klen, char *out, size_t cap) {
-  const unsigned char *k = key;
-  size_t at = 0;
-  at += (size_t)snprintf(out, cap, "key '");
-  for (size_t i = 0; i < klen && i < 32 && at + 8 < cap; i++)
-    at += (size_t)snprintf(out + at, cap - at,
-                           k[i] >= 0x20 && k[i] < 0x7f && k[i] != '\'' ? "%c" : "\\x%02x", k[i]);
-  snprintf(out + at, cap - at, "%s' (%zu bytes)", klen > 32 ? "..." : "", klen);
-  return out;
+static const char *state_words(const strata_loader *l) {
+  return l->state == LOADER_FINISHED ? "has finished" : "failed earlier (only destroy is allowed)";
 }
 
 int strata_loader_add(strata_loader *l, const void *key, size_t klen, const void *val,
                       size_t vlen) {
   if (!l) return st_err(STRATA_EMISUSE, "strata_loader_add: NULL loader");
   if (l->state != LOADER_OPEN)
-    return st_err(STRATA_EMISUSE, "strata_loader_add: the loader %s",
-                  l->state == LOADER_FINISHED ? "has finished"
-                                              : "failed earlier (only destroy is allowed)");
+    return st_err(STRATA_EMISUSE, "strata_loader_add: the loader %s", state_words(l));
   char what[160];
   if (klen > 0xffffffffu - 8 - l->prefix_len)
     return fail(l, st_err(STRATA_EINVAL, "strata_loader_add: key larger than 4 GiB - %zu bytes",
@@ -261,85 +412,80 @@ int strata_loader_add(strata_loader *l, const void *key, size_t klen, const void
     return fail(l, st_err(STRATA_EINVAL,
                           "strata_loader_add: %s is in the range reserved for sub-databases "
                           "(keys beginning 0xff 0xff \"strata\" 0x00)",
-                          describe_key(key, klen, what, sizeof what)));
-  strata_db *db = l->db;
+                          st_describe_key(key, klen, what, sizeof what)));
   st_slice uk = st_slice_make(key, klen);
-  const st_buf *prev = &l->ikey[l->cur];
-  int cut = 0;
+  int rc = 0;
   if (l->has_prev) {
+    const st_buf *prev = &l->ikey[l->cur];
     st_slice pk = st_slice_make(prev->data + l->prefix_len, prev->size - l->prefix_len - 8);
-    if (st_ucmp(db->ucmp, uk, pk) <= 0)
+    if (st_ucmp(l->db->ucmp, uk, pk) <= 0)
       return fail(l, st_err(STRATA_EINVAL,
                             "strata_loader_add: %s is not greater than the previous key (keys "
                             "must be strictly increasing)",
-                            describe_key(key, klen, what, sizeof what)));
+                            st_describe_key(key, klen, what, sizeof what)));
     /* A main-database load stepping over the reserved range starts a new
      * table, so no table's range covers sub-database records. */
     st_slice reserved = st_slice_make(st_reserved_prefix, ST_RESERVED_LEN);
-    if (l->split_reserved && l->builder && klen > 0 && ((const unsigned char *)key)[0] == 0xff &&
+    if (l->split_reserved && l->fill && klen > 0 && ((const unsigned char *)key)[0] == 0xff &&
         st_slice_cmp(pk, reserved) < 0 && st_slice_cmp(uk, reserved) > 0)
-      cut = 1;
+      rc = submit(l);
   }
-  int rc = 0;
-  if (cut) rc = close_table(l);
-  /* The new internal key goes into the other buffer; the previous one
-   * stays intact until the add has succeeded. */
+  /* The new internal key goes into the other buffer, then into the chunk. */
   st_buf *k = &l->ikey[!l->cur];
   k->size = l->prefix_len;
   if (!rc) rc = st_buf_append(k, key, klen);
   if (!rc) rc = st_buf_put_fixed64(k, st_pack_tag(0, ST_TYPE_VALUE));
-  if (!rc && !l->builder) rc = open_table(l, st_buf_slice(k));
-  if (!rc) rc = st_table_builder_add(l->builder, st_buf_slice(k), st_slice_make(val, vlen));
+  if (!rc && !l->fill) rc = take_chunk(l);
+  if (!rc) {
+    st_buf *d = &l->fill->data;
+    rc = st_buf_reserve(d, 2 * ST_MAX_VARINT32 + k->size + vlen);
+    if (!rc) {
+      char *p = st_put_varint32(d->data + d->size, (uint32_t)k->size);
+      memcpy(p, k->data, k->size);
+      p = st_put_varint32(p + k->size, (uint32_t)vlen);
+      if (vlen) memcpy(p, val, vlen);
+      d->size = (size_t)(p + vlen - d->data);
+      l->fill->entries++;
+    }
+  }
   if (rc) return fail(l, rc);
   l->cur = !l->cur;
   l->has_prev = 1;
   l->entries++;
-  if (st_table_builder_file_size(l->builder) >= db->opts.max_file_size) {
-    rc = close_table(l);
+  if (l->fill->data.size >= l->cut) {
+    rc = submit(l);
     if (rc) return fail(l, rc);
   }
   return 0;
 }
 
-/* Waits for the background thread to serve req. REQUIRE: mu held. */
-static int wait_for_ingest(strata_db *db, st_ingest *req) {
-  while (db->ingest && db->ingest != req) /* another loader's turn */
-    pthread_cond_wait(&db->bg_cv, &db->mu);
-  if (!db->shutting_down && !db->bg_error.code) {
-    db->ingest = req;
-    st_db_maybe_schedule(db);
-  }
-  /* Once the background thread has started a request it finishes it, even
-   * while the database closes: req lives on this thread's stack. */
-  while (db->ingest == req && !req->done &&
-         (req->started || (!db->shutting_down && !db->bg_error.code)))
-    pthread_cond_wait(&db->bg_cv, &db->mu);
-  if (db->ingest == req) db->ingest = NULL;
-  pthread_cond_broadcast(&db->bg_cv); /* a loader waiting for its turn */
-  if (req->done) return req->rc ? st_error_raise(&req->err) : 0;
-  if (db->bg_error.code) return st_error_raise(&db->bg_error);
-  return st_err(STRATA_EIO, "strata_loader_finish: the database is closing");
-}
-
 int strata_loader_finish(strata_loader *l) {
   if (!l) return st_err(STRATA_EMISUSE, "strata_loader_finish: NULL loader");
   if (l->state != LOADER_OPEN)
-    return st_err(STRATA_EMISUSE, "strata_loader_finish: the loader %s",
-                  l->state == LOADER_FINISHED ? "has finished"
-                                              : "failed earlier (only destroy is allowed)");
+    return st_err(STRATA_EMISUSE, "strata_loader_finish: the loader %s", state_words(l));
   strata_db *db = l->db;
   int rc = 0;
-  if (l->builder) rc = close_table(l);
-  if (rc) return fail(l, rc);
+  if (l->fill && l->fill->entries > 0) rc = submit(l);
+  int wrc = stop_workers(l, 0);
+  if (!rc) rc = wrc;
+  if (rc) {
+    fail(l, rc);
+    remove_tables(l);
+    return rc;
+  }
   if (l->ntables == 0) {
     l->state = LOADER_FINISHED;
     return 0;
   }
   st_ingest req;
   memset(&req, 0, sizeof req);
-  req.loader = l;
+  req.tables = l->tables;
+  req.ntables = l->ntables;
+  req.sdb = l->sdb;
+  req.prefix_len = l->prefix_len;
+  req.skip_reserved = l->split_reserved;
   pthread_mutex_lock(&db->mu);
-  rc = wait_for_ingest(db, &req);
+  rc = st_db_ingest(db, &req);
   l->manifest_tried = req.manifest_tried;
   if (!rc) {
     /* Named by the current version now: no longer merely pending. */
@@ -354,14 +500,22 @@ int strata_loader_finish(strata_loader *l) {
     if (!l->manifest_tried) remove_tables(l);
     return rc;
   }
-  st_db_log(db, "bulk load: %llu entries in %zu tables added", (unsigned long long)l->entries,
-            l->ntables);
+  int levels[ST_NUM_LEVELS] = {0};
+  for (size_t i = 0; i < l->ntables; i++)
+    levels[l->tables[i].level]++;
+  st_db_log(db, "bulk load: %llu entries in %zu tables added (per level: %d %d %d %d %d %d %d)",
+            (unsigned long long)l->entries, l->ntables, levels[0], levels[1], levels[2], levels[3],
+            levels[4], levels[5], levels[6]);
   l->state = LOADER_FINISHED;
   return 0;
 }
 
 void strata_loader_destroy(strata_loader *l) {
   if (!l) return;
+  /* The thread's message still tells why the last call failed. */
+  st_error saved;
+  st_error_capture(&saved, STRATA_EIO);
+  stop_workers(l, 1);
   if (!l->manifest_tried) {
     remove_tables(l);
   } else if (l->state != LOADER_FINISHED) {
@@ -373,152 +527,12 @@ void strata_loader_destroy(strata_loader *l) {
     pthread_mutex_unlock(&l->db->mu);
   }
   free_tables(l);
-  st_buf_free(&l->smallest);
+  for (int i = 0; i < LOADER_CHUNKS; i++)
+    st_buf_free(&l->chunks[i].data);
   st_buf_free(&l->ikey[0]);
   st_buf_free(&l->ikey[1]);
+  pthread_mutex_destroy(&l->mu);
+  pthread_cond_destroy(&l->cv);
   free(l);
-}
-
-/* ------------------------------------------------------------------------ */
-/* The background thread's part                                             */
-/* ------------------------------------------------------------------------ */
-
-/* The user key of an internal key (the whole key if too short to be one). */
-static st_slice user_part(st_slice ikey) { return ikey.size >= 8 ? st_ikey_user(ikey) : ikey; }
-
-/* Looks for an entry of the target with a user key in [lo, hi] through
- * it. Returns 0 (none), STRATA_EINVAL naming the key found, or the
- * iterator's error. */
-static int check_iter(strata_loader *l, st_iter *it, st_slice lo, st_slice hi) {
-  const st_comparator *ucmp = l->db->ucmp;
-  st_buf target = ST_BUF_INIT;
-  int rc = st_ikey_append(&target, lo, ST_MAX_SEQUENCE, ST_TYPE_FOR_SEEK);
-  if (rc) return rc;
-  st_iter_seek(it, st_buf_slice(&target));
-  while (!rc && st_iter_valid(it)) {
-    st_slice uk = user_part(st_iter_key(it));
-    if (st_ucmp(ucmp, uk, hi) > 0) break;
-    if (l->split_reserved && st_key_is_reserved(uk.data, uk.size)) {
-      /* Sub-database records are not main-database entries: skip the
-       * reserved range, to the first key after every key it holds. */
-      char after[ST_RESERVED_LEN];
-      memcpy(after, st_reserved_prefix, ST_RESERVED_LEN);
-      after[ST_RESERVED_LEN - 1] = 0x01;
-      target.size = 0;
-      rc = st_ikey_append(&target, st_slice_make(after, ST_RESERVED_LEN), ST_MAX_SEQUENCE,
-                          ST_TYPE_FOR_SEEK);
-      if (!rc) st_iter_seek(it, st_buf_slice(&target));
-      continue;
-    }
-    char what[160];
-    st_slice shown = uk;
-    if (l->prefix_len && shown.size >= l->prefix_len) {
-      shown.data += l->prefix_len;
-      shown.size -= l->prefix_len;
-    }
-    rc = st_err(STRATA_EINVAL,
-                "strata_loader_finish: the loaded key range already holds an entry (%s); a "
-                "bulk load needs a key range with no entry at all",
-                describe_key(shown.data, shown.size, what, sizeof what));
-  }
-  if (!rc) rc = st_iter_status(it);
-  st_buf_free(&target);
-  return rc;
-}
-
-/* Step 1 (see the top): no entry of the target in [lo, hi] in mem, imm or
- * v. Runs without mu (the caller holds references). */
-static int check_range(strata_loader *l, st_memtable *mem, st_memtable *imm, st_version *v,
-                       st_slice lo, st_slice hi) {
-  st_iter **iters = NULL;
-  int n = 0, cap = 2, rc = 0;
-  iters = malloc((size_t)cap * sizeof *iters);
-  if (!iters) return st_err(STRATA_ENOMEM, "loader check");
-  st_memtable *mems[2] = {mem, imm};
-  for (int i = 0; i < 2 && !rc; i++) {
-    if (!mems[i]) continue;
-    iters[n] = st_memtable_iter(mems[i]);
-    if (!iters[n])
-      rc = st_err(STRATA_ENOMEM, "loader check");
-    else
-      n++;
-  }
-  st_read_opts ro = st_db_read_opts(l->db, NULL);
-  ro.fill_cache = 0;
-  if (!rc) rc = st_version_add_iterators(v, &ro, &iters, &n, &cap);
-  for (int i = 0; i < n && !rc; i++)
-    rc = check_iter(l, iters[i], lo, hi);
-  for (int i = 0; i < n; i++)
-    st_iter_destroy(iters[i]);
-  free(iters);
-  return rc;
-}
-
-/* The whole of finish's work on the database (steps 1-3). REQUIRE: mu
- * held (released inside). */
-static int ingest(strata_db *db, strata_loader *l, int *manifest_tried) {
-  /* A sub-database dropped while it was being loaded: its id is garbage. */
-  st_slice prefix;
-  int rc = st_subdb_resolve(db, l->sdb, &prefix);
-  if (rc) return rc;
-
-  st_slice lo = st_ikey_user(st_buf_slice(&l->tables[0].smallest));
-  st_slice hi = st_ikey_user(st_buf_slice(&l->tables[l->ntables - 1].largest));
-  st_memtable *mem = db->mem, *imm = db->imm;
-  st_version *v = db->vs.current;
-  st_memtable_ref(mem);
-  if (imm) st_memtable_ref(imm);
-  st_version_ref(v);
-  pthread_mutex_unlock(&db->mu);
-  rc = check_range(l, mem, imm, v, lo, hi);
-  pthread_mutex_lock(&db->mu);
-  st_memtable_unref(mem);
-  st_memtable_unref(imm);
-  st_version_unref(v);
-  if (rc) return rc;
-
-  /* Only this thread changes the version: it is still v. */
-  v = db->vs.current;
-  st_version_edit edit;
-  st_edit_init(&edit);
-  int deepest = 0;
-  for (size_t i = 0; !rc && i < l->ntables; i++) {
-    loaded_table *t = &l->tables[i];
-    st_slice a = st_ikey_user(st_buf_slice(&t->smallest));
-    st_slice b = st_ikey_user(st_buf_slice(&t->largest));
-    t->level = 0;
-    for (int level = ST_NUM_LEVELS - 1; level >= 1; level--) {
-      if (!st_version_overlap_in_level(v, level, &a, &b)) {
-        t->level = level;
-        break;
-      }
-    }
-    if (t->level > deepest) deepest = t->level;
-    rc = st_edit_add_file(&edit, t->level, t->number, t->file_size, st_buf_slice(&t->smallest),
-                          st_buf_slice(&t->largest));
-  }
-  if (!rc) {
-    *manifest_tried = 1;
-    rc = st_db_log_and_apply(db, &edit);
-    /* The MANIFEST may or may not name the tables now: stop every write
-     * rather than guess (as a failed flush or compaction does). */
-    if (rc) st_db_record_bg_error(db, rc);
-  }
-  st_edit_clear(&edit);
-  if (!rc) {
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < l->ntables; i++)
-      bytes += l->tables[i].file_size;
-    db->stats[deepest].bytes_written += (int64_t)bytes;
-  }
-  return rc;
-}
-
-void st_db_run_ingest(strata_db *db) {
-  st_ingest *req = db->ingest;
-  req->started = 1;
-  req->rc = ingest(db, req->loader, &req->manifest_tried);
-  if (req->rc) st_error_capture(&req->err, req->rc);
-  req->done = 1;
-  pthread_cond_broadcast(&db->bg_cv);
+  st_error_raise(&saved);
 }
