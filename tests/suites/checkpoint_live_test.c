@@ -570,12 +570,25 @@ static void phase_kill(const char *base, int cycles, su_rng *r) {
     atomic_store(&sh->begun, 0);
     for (int i = 0; i < MAX_CK; i++)
       atomic_store(&sh->done[i], 0);
-    int delay_ms = (int)su_rng_range(r, 20, 200);
+    /* The delay runs from the child's first checkpoint, so slow builds
+     * (sanitizers) get killed during checkpoints too, not while opening. */
+    int delay_ms = (int)su_rng_range(r, 0, 150);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) failf("fork: %s", strerror(errno));
     if (pid == 0) child_main(src, base, cycle, sh);
+    double give_up = su_now() + 60;
+    while (atomic_load(&sh->begun) == 0 && su_now() < give_up) {
+      struct timespec poll_ts = {0, 200000};
+      nanosleep(&poll_ts, NULL);
+      if (waitpid(pid, NULL, WNOHANG) == pid)
+        failf("cycle %d: the child died before a checkpoint (see its message)", cycle);
+    }
+    if (atomic_load(&sh->begun) == 0) {
+      kill(pid, SIGKILL);
+      failf("cycle %d: no checkpoint begun within 60 s", cycle);
+    }
     struct timespec ts = {delay_ms / 1000, (long)(delay_ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
     kill(pid, SIGKILL);
