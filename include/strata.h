@@ -784,9 +784,12 @@ STRATA_API int strata_checkpoint(strata_db *db, const char *dest_dir);
 /* Sorted bulk load (RocksDB's SST ingestion is the model): builds sorted
  * tables straight from keys given in strictly increasing order, with the
  * database's table options (block size, restart interval, compression,
- * filter policy; a new table every max_file_size bytes), and adds them in
+ * filter policy; tables of about max_file_size bytes), and adds them in
  * one MANIFEST record, each to the deepest level where no table overlaps
- * it: no write-ahead log, no memtable, no compaction rewriting them. For
+ * it: no write-ahead log, no memtable, no compaction rewriting them. The
+ * tables are built on two threads of the loader's own while the caller
+ * adds the next entries; the loader holds up to three tables' worth of
+ * entries in memory (about 3 x max_file_size before compression). For
  * filling a new database, an empty sub-database or an empty key range: at
  * finish, the loaded key range [first key, last key] must hold no entry of
  * the target (main database or sdb) in any memtable or table -- deletion
