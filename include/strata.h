@@ -789,7 +789,8 @@ STRATA_API int strata_checkpoint(strata_db *db, const char *dest_dir);
  * it: no write-ahead log, no memtable, no compaction rewriting them. The
  * tables are built on two threads of the loader's own while the caller
  * adds the next entries; the loader holds up to three tables' worth of
- * entries in memory (about 3 x max_file_size before compression). For
+ * entries in memory, uncompressed (about 3 x max_file_size divided by the
+ * compression ratio; more while one value is larger than that). For
  * filling a new database, an empty sub-database or an empty key range: at
  * finish, the loaded key range [first key, last key] must hold no entry of
  * the target (main database or sdb) in any memtable or table -- deletion
