@@ -826,6 +826,8 @@ static int mem_link_file(st_env *env, const char *from, const char *to) {
   if (e == 0) return 0;
   if (e == ENOENT) return st_err(STRATA_ENOTFOUND, "link %s to %s: %s", from, to, strerror(e));
   if (e == ENOMEM) return st_err(STRATA_ENOMEM, "link %s to %s", from, to);
+  if (e == EPERM) /* as env_posix.c reports it */
+    return st_err(STRATA_ENOTSUP, "link %s to %s: %s", from, to, strerror(e));
   return st_err(STRATA_EIO, "link %s to %s: %s", from, to, strerror(e));
 }
 
