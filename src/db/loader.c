@@ -287,10 +287,11 @@ static int submit(strata_loader *l) {
     /* Started as the work needs them; the first one is required. */
     if (db->env->thread_create(db->env, worker_main, l, &l->workers[l->nworkers]) == 0)
       l->nworkers++;
-    else if (l->nworkers == 0)
-      rc = st_err(STRATA_EIO, "strata_loader_add: cannot start a thread to build tables (%s)",
-                  st_errmsg());
-    else
+    else if (l->nworkers == 0) {
+      char why[ST_ERRMSG_MAX];
+      snprintf(why, sizeof why, "%s", st_errmsg());
+      rc = st_err(STRATA_EIO, "strata_loader_add: cannot start a thread to build tables (%s)", why);
+    } else
       st_err_clear();
   }
   /* The next cut, from what the tables built so far made of their bytes. */
@@ -310,6 +311,16 @@ static int submit(strata_loader *l) {
 static int stop_workers(strata_loader *l, int abandon) {
   pthread_mutex_lock(&l->mu);
   if (abandon) l->abandon = 1;
+  if (l->nworkers == 0) {
+    /* No thread could be started: nothing will build what is queued. */
+    while (l->queue) {
+      chunk *c = l->queue;
+      l->queue = c->next;
+      recycle(l, c);
+      l->busy--;
+    }
+    l->queue_tail = NULL;
+  }
   while (l->busy > 0)
     pthread_cond_wait(&l->cv, &l->mu);
   l->stop = 1;

@@ -437,6 +437,71 @@ static void test_read_only_handle(void **state) {
   strata_close(db);
 }
 
+/* Failures while building: a table file that cannot be created (seen by
+ * a later add or by finish), and no thread to build with. Either way the
+ * loader fails, nothing is added and destroy leaves no file. */
+static strata_env *real_env;
+static int fail_tables_after = -1; /* table files allowed before failing; -1: never */
+static int fail_threads;
+
+static int failing_new_wfile(strata_env *env, const char *path, strata_wfile **out) {
+  (void)env;
+  size_t n = strlen(path);
+  if (n > 4 && strcmp(path + n - 4, ".ldb") == 0 && fail_tables_after >= 0 &&
+      fail_tables_after-- == 0)
+    return strata_error_set(STRATA_EIO, "open %s: injected failure", path);
+  return real_env->new_wfile(real_env, path, out);
+}
+
+static int failing_thread_create(strata_env *env, void (*fn)(void *), void *arg,
+                                 strata_thread **out) {
+  (void)env;
+  if (fail_threads) return strata_error_set(STRATA_EIO, "injected: no threads");
+  return real_env->thread_create(real_env, fn, arg, out);
+}
+
+static void test_build_failures(void **state) {
+  (void)state;
+  real_env = strata_env_default();
+  strata_env env = *real_env;
+  env.new_wfile = failing_new_wfile;
+  env.thread_create = failing_thread_create;
+  strata_options o;
+  strata_options_init(&o);
+  o.create_if_missing = 1;
+  o.max_file_size = 16 << 10;
+  o.env = &env;
+  strata_db *db = NULL;
+  assert_int_equal(strata_open(dbpath, &o, &db), 0);
+  table_set before;
+  list_tables(&before);
+  char k[17], v[128];
+  for (int variant = 0; variant < 2; variant++) {
+    fail_tables_after = variant == 0 ? 2 : -1;
+    fail_threads = variant == 1;
+    strata_loader *l = NULL;
+    assert_int_equal(strata_loader_create(db, NULL, &l), 0);
+    int rc = 0;
+    for (int i = 0; i < 5000 && rc == 0; i++) {
+      key_of(i, k);
+      rc = strata_loader_add(l, k, 16, v, value_of(i, v));
+    }
+    if (rc == 0) rc = strata_loader_finish(l);
+    assert_int_equal(rc, STRATA_EIO);
+    if (!strstr(strata_errmsg(), "injected")) fail_msg("variant %d: %s", variant, strata_errmsg());
+    assert_int_equal(strata_loader_finish(l), STRATA_EMISUSE);
+    strata_loader_destroy(l);
+    assert_int_equal(new_tables(&before), 0);
+    expect_absent(db, "key0000000000000");
+  }
+  fail_tables_after = -1;
+  fail_threads = 0;
+  /* The database is fine: a load now works. */
+  assert_int_equal(load_range(db, 0, 100, 1), 0);
+  expect_loaded(db, 99);
+  strata_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_order_violations, setup, teardown),
@@ -447,6 +512,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_destroy_without_finish, setup, teardown),
       cmocka_unit_test_setup_teardown(test_load_while_writing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_only_handle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_build_failures, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
