@@ -189,14 +189,14 @@ scenario() {
 
   # 6. Strata bulk-loads a new database; LevelDB reads it (its files as the
   #    load left them) and appends to it; Strata reads that.
-  run - "$ST" bulkload "$d/B" $((s + 4)) $((ops / 2)) "$P" || return
+  run - "$ST" bulkload "$d/B" $((s + 4)) $((ops / 4)) "$P" || return
   cp "$W/last.err" "$d/B.write.err"
   cp -r "$d/B" "$d/B.orig"
   cp -r "$d/B" "$d/B.view"
   run "$d/B.ldb.dump" "$LDB" dump "$d/B.view" "$P" &&
     run "$d/B.strata.dump" "$ST" dump "$d/B" "$P" &&
     same "$P: Strata bulk-loads, LevelDB reads" "$d/B.strata.dump" "$d/B.ldb.dump"
-  run - "$LDB" append "$d/B" $((s + 5)) $((ops / 4)) "$P" &&
+  run - "$LDB" append "$d/B" $((s + 5)) $((ops / 8)) "$P" &&
     cp -r "$d/B" "$d/B2.view" &&
     run "$d/B2.strata.dump" "$ST" dump "$d/B2.view" "$P" &&
     run "$d/B2.ldb.dump" "$LDB" dump "$d/B" "$P" &&
