@@ -813,17 +813,18 @@ STRATA_API int strata_checkpoint(strata_db *db, const char *dest_dir);
 typedef struct strata_loader strata_loader;
 
 /* Starts a load into sdb (NULL: the main database). *out is owned by the
- * caller (free with strata_loader_destroy). No file is made until the
- * first add. Errors: STRATA_EINVAL (read-only database, dropped handle or
+ * caller (free with strata_loader_destroy). Makes no file itself.
+ * Errors: STRATA_EINVAL (read-only database, dropped handle or
  * another database's), STRATA_ENOMEM, STRATA_EMISUSE (NULL db or out). */
 STRATA_API int strata_loader_create(strata_db *db, strata_subdb *sdb, strata_loader **out);
 /* Adds one entry (key and value are copied); key must be greater than the
  * previous key in the database's comparator. Errors: STRATA_EINVAL (equal
  * to or less than the previous key, a main-database key in the reserved
  * range, a key over 4 GiB - 9 bytes less the sub-database prefix, a value
- * over 4 GiB - 1), STRATA_EIO, STRATA_ENOMEM. After an error the loader is
- * failed: every later add or finish returns STRATA_EMISUSE, and only
- * destroy is useful. */
+ * over 4 GiB - 1), STRATA_EIO (a table could not be written or synced:
+ * the builder threads' failure comes back from a later add or from
+ * finish), STRATA_ENOMEM. After an error the loader is failed: every later
+ * add or finish returns STRATA_EMISUSE, and only destroy is useful. */
 STRATA_API int strata_loader_add(strata_loader *l, const void *key, size_t klen, const void *val,
                                  size_t vlen);
 /* Finishes the last table, syncs it and adds every table to the database.
@@ -831,7 +832,10 @@ STRATA_API int strata_loader_add(strata_loader *l, const void *key, size_t klen,
  * range holds an entry, naming its key; the sub-database was dropped
  * meanwhile), STRATA_EIO (also: the database is closing, or a background
  * error stopped its writes), STRATA_ENOMEM; on error no table is added and
- * the loader is failed. STRATA_EMISUSE after finish or an error. */
+ * the loader is failed (when the MANIFEST write itself failed, the
+ * database stops taking writes, as after any background error, and the
+ * tables stay on disk for the next open to judge). STRATA_EMISUSE after
+ * finish or an error. */
 STRATA_API int strata_loader_finish(strata_loader *l);
 /* Frees the loader; the tables of an unfinished or failed load are
  * deleted. NULL: no-op. */
