@@ -30,7 +30,13 @@ extern char **environ;
 
 /* Every engine a worker may exist for, in the default order. The first is
  * the baseline of the ratios. */
-static const char *const known_engines[] = {"strata", "strata-ldbc", "leveldb", "rocksdb"};
+/* leveldb and rocksdb are Debian's builds (which keep their asserts);
+ * leveldb-release and rocksdb-release are upstream releases built by hand
+ * in CMake's Release mode, when the build was configured with their paths
+ * (bench/CMakeLists.txt: STRATA_BENCH_LEVELDB_RELEASE_DIR,
+ * STRATA_BENCH_ROCKSDB_RELEASE_DIR). */
+static const char *const known_engines[] = {"strata",  "strata-ldbc",     "leveldb",
+                                            "rocksdb", "leveldb-release", "rocksdb-release"};
 #define NKNOWN ((int)(sizeof known_engines / sizeof known_engines[0]))
 
 typedef struct row {
