@@ -288,6 +288,16 @@ struct strata_env {
   uint64_t (*now_micros)(strata_env *env); /* monotonic */
   void (*sleep_micros)(strata_env *env, uint64_t micros);
   void *state; /* for user envs */
+  /* Makes `to` a second name of the existing file `from` (a hard link), so
+   * strata_checkpoint need not copy tables. STRATA_ENOTSUP when the file
+   * system cannot (the paths are on different file systems, or it has no
+   * hard links): the caller then copies the file; STRATA_ENOTFOUND when
+   * `from` is missing; STRATA_EIO otherwise (e.g. `to` exists). NULL means
+   * the env cannot link: callers copy. Appended after state so that a user
+   * env which copies a default env and replaces some pointers keeps
+   * working, and one built field by field with designated initializers
+   * gets NULL (copying). */
+  int (*link_file)(strata_env *env, const char *from, const char *to);
 };
 
 /* The process-wide POSIX env (never freed; every fd close-on-exec). */
@@ -336,8 +346,9 @@ typedef struct strata_options {
   int reuse_logs;                            /* append to the last log at open instead of
                                                 flushing it to a table (0) */
   int read_only;                             /* open without the LOCK, beside a writer in
-                                                another process; never write a file (0).
-                                                See "Read-only opens" below. */
+                                                another process; never write a file; follow
+                                                the writer with strata_catch_up (0). See
+                                                "Read-only opens" below. */
 } strata_options;
 
 /* Fills *opt with the defaults above. */
@@ -385,7 +396,8 @@ typedef struct strata_db strata_db;
  * `path`, replaying any write-ahead logs left by a previous process.
  * opt may be NULL for the defaults. On success *dbp receives a handle that
  * the caller owns and must close with strata_close().
- * The handle holds an OS lock on path/LOCK until closed.
+ * The handle holds an OS lock on path/LOCK until closed (except a
+ * read_only handle: see "Read-only opens").
  * Errors: STRATA_EINVAL (missing without create_if_missing, exists with
  * error_if_exists, path is not a directory), STRATA_EBUSY (locked by another
  * handle in this or another process), STRATA_ECORRUPTION (CURRENT, MANIFEST
@@ -466,7 +478,9 @@ STRATA_API int strata_write(strata_db *db, const strata_write_options *wopt, con
 
 /* Returns a handle on the current state: reads through it see neither later
  * writes nor later deletes. Release with strata_snapshot_release() on the
- * same db. Returns NULL only when out of memory. Thread-safe. */
+ * same db. On a read-only handle it also keeps the state's memtables and
+ * tables, whatever later catch-ups and the writer do, until released.
+ * Returns NULL only when out of memory. Thread-safe. */
 STRATA_API const strata_snapshot *strata_snapshot_get(strata_db *db);
 STRATA_API void strata_snapshot_release(strata_db *db, const strata_snapshot *snap);
 
@@ -727,24 +741,58 @@ STRATA_API int strata_txn_active(const strata_txn *txn);
 /* ------------------------------------------------------------------------ */
 
 /* With strata_options.read_only set, strata_open takes no lock and never
- * creates, writes, renames or deletes a file, so any number of processes
- * may read a database while one process (Strata or LevelDB) writes it, and
- * a database on a read-only file system can be opened. The handle sees the
- * database as of its open -- the tables and the write-ahead logs, replayed
- * in memory -- and strata_catch_up() moves it to the writer's latest
- * state. Tables the writer deletes while a read-only handle uses them stay
- * readable through the descriptors it holds; a read or catch-up that loses
- * a race with the writer retries, and never returns a wrong value or a
- * spurious error. Writes, strata_compact_range, transactions with write,
- * and sub-database creation and drop fail with STRATA_EINVAL
- * ("read-only database"). create_if_missing and error_if_exists are
- * ignored. */
+ * creates, writes, renames or deletes a file -- no LOCK, no LOG (lines go
+ * to info_log if one is given, else nowhere) -- and starts no thread, so
+ * any number of processes may read a database while one process (Strata
+ * or LevelDB 1.23) writes it, and a database in a read-only directory can
+ * be opened. The directory and its CURRENT must exist: create_if_missing
+ * and error_if_exists are ignored, and a missing database fails with
+ * STRATA_EINVAL.
+ *
+ * The handle sees the database as of its open -- the tables the MANIFEST
+ * names plus every live write-ahead log replayed into memtables -- and
+ * strata_catch_up() moves it to the writer's latest state. Its memtables
+ * are never flushed: they grow past write_buffer_size until the writer
+ * puts their log into a table and a catch-up drops them. Every state it
+ * shows is one the writer passed through (a prefix of its writes, with no
+ * hole), including records the writer has logged but not yet
+ * acknowledged.
+ *
+ * The writer deletes tables and logs as it compacts, and replaces the
+ * MANIFEST when it reopens. A read-only handle keeps every table of each
+ * state it may still read open (mapped, or by a descriptor), so a table
+ * the writer deletes stays readable; max_open_files does not bound this,
+ * so a database of T tables needs about T - 1000 free descriptors in the
+ * reading process (1000 tables are mapped without one). Reads never open a
+ * table and so never meet a vanished one. A catch-up that loses a race
+ * with the writer (a file gone because of a change it had not read yet)
+ * reads the change and tries again; it never returns a wrong value or a
+ * spurious error. The protocol, and what it assumes of the writer and the
+ * file system, is at the top of src/db/db_readonly.c.
+ *
+ * Snapshots and iterators of a read-only handle keep the state they were
+ * taken in across catch-ups (a snapshot holds that state's memtables and
+ * tables until it is released). Writes (strata_put, strata_delete,
+ * strata_write, even of an empty batch), strata_compact_range,
+ * transactions with write, sorted loads, and sub-database creation and
+ * drop fail with STRATA_EINVAL ("read-only database: ..."). */
 
 /* Moves a read-only handle to the database's latest state: re-reads
- * CURRENT, the MANIFEST's new records and the logs' new records. Costs
- * about the size of what changed. Iterators and snapshots made before keep
- * their view. Errors: STRATA_EINVAL (not a read-only handle),
- * STRATA_ECORRUPTION, STRATA_EIO, STRATA_ENOMEM. Thread-safe. */
+ * CURRENT, the records appended to the MANIFEST since the last catch-up
+ * (the whole new MANIFEST if the writer reopened), and the records
+ * appended to each live log since; drops the memtables of logs the writer
+ * has flushed; then makes the new state visible to every later read at
+ * once. Costs about the size of what changed: when nothing did, a read of
+ * CURRENT, a directory listing and one stat per live log and MANIFEST. A
+ * record the writer is still appending (cut short at the end of its file)
+ * is left for the next catch-up. Iterators and snapshots made before keep
+ * their view. On error the handle keeps its previous state.
+ * Errors: STRATA_EINVAL (not a read-only handle), STRATA_ECORRUPTION (a
+ * damaged MANIFEST, CURRENT or table; a file the MANIFEST names missing
+ * with no later change to explain it; with paranoid_checks, a damaged log
+ * record), STRATA_EBUSY (the writer changed the MANIFEST during each of
+ * 100 attempts in a row), STRATA_EIO, STRATA_ENOMEM. Thread-safe: catch-ups
+ * of one handle run one at a time, while reads go on. */
 STRATA_API int strata_catch_up(strata_db *db);
 
 /* ------------------------------------------------------------------------ */
@@ -752,44 +800,85 @@ STRATA_API int strata_catch_up(strata_db *db);
 /* ------------------------------------------------------------------------ */
 
 /* Makes a consistent copy of the open database in dest_dir (which must not
- * exist; it is created) while the database keeps taking writes: every
- * write acknowledged before the call began is in the copy. Tables are
- * hard-linked when dest_dir is on the same file system, copied otherwise;
- * the copy has its own MANIFEST, CURRENT and no log, opens in Strata and in
- * LevelDB 1.23, and shares nothing with the source but the immutable
- * table files. Sub-databases are copied with the rest. A crash during the
- * call leaves the source untouched and dest_dir incomplete (no CURRENT).
- * Errors: STRATA_EINVAL (dest_dir exists), STRATA_EIO, STRATA_ENOMEM.
- * Thread-safe. */
+ * exist; it is created, its parent must exist) while the database keeps
+ * taking writes. The copy is the database as of one point in its history:
+ * every write acknowledged before the call began is in it, and of later
+ * writes, at most a prefix in write order (never a part of a batch).
+ * Tables are hard-linked (strata_env.link_file) when dest_dir is on the
+ * same file system, copied otherwise (or when the env cannot link); what
+ * the memtables hold is written into one new table of the copy, so the
+ * source is not flushed. The copy has its own MANIFEST and CURRENT and no
+ * write-ahead log, opens in Strata and in LevelDB 1.23, and shares nothing
+ * with the source but immutable table files: writes and compactions in
+ * either never affect the other. Sub-databases are copied with the rest.
+ * CURRENT is written last (temporary file, rename, directory sync), so a
+ * crash during the call leaves the source untouched and dest_dir without
+ * CURRENT (not a database); on an error, dest_dir and everything made in
+ * it is removed. The algorithm is described at the top of
+ * src/db/checkpoint.c. Errors: STRATA_EINVAL (dest_dir exists or is empty,
+ * a read-only database), STRATA_ENOTFOUND (dest_dir's parent is missing),
+ * STRATA_EIO, STRATA_ENOMEM, STRATA_ECORRUPTION (a table shorter than the
+ * MANIFEST says). Thread-safe; several checkpoints may run at once. */
 STRATA_API int strata_checkpoint(strata_db *db, const char *dest_dir);
 
 /* Sorted bulk load (RocksDB's SST ingestion is the model): builds sorted
- * tables straight from keys given in strictly increasing order and adds
- * them to the deepest level in one MANIFEST record, with no write-ahead
- * log and no compaction rewriting them. For filling a new database or an
- * empty sub-database: at finish, the loaded key range must hold no entry
- * of the target (main database or sdb) in any memtable or table, or the
- * load fails with STRATA_EINVAL and nothing is added. The loaded entries
- * become visible to every reader at once, when strata_loader_finish
- * returns, and are durable then. Not thread-safe: one thread at a time
- * per loader. */
+ * tables straight from keys given in strictly increasing order, with the
+ * database's table options (block size, restart interval, compression,
+ * filter policy; tables of about max_file_size bytes), and adds them in
+ * one MANIFEST record, each to the deepest level where no table overlaps
+ * it: no write-ahead log, no memtable, no compaction rewriting them. The
+ * tables are built on two threads of the loader's own while the caller
+ * adds the next entries; the loader holds up to three tables' worth of
+ * entries in memory, uncompressed (about 3 x max_file_size divided by the
+ * compression ratio; more while one value is larger than that). For
+ * filling a new database, an empty sub-database or an empty key range: at
+ * finish, the loaded key range [first key, last key] must hold no entry of
+ * the target (main database or sdb) in any memtable or table -- deletion
+ * markers included -- or the load fails with STRATA_EINVAL and nothing is
+ * added. Keys of the main database may lie on both sides of the reserved
+ * range of sub-databases, whose records do not count.
+ *
+ * Visibility: the loaded entries become visible to every reader at once,
+ * when strata_loader_finish returns, and are durable then. They carry
+ * sequence number 0, so a write of a loaded key during or after the load
+ * is always newer; and a snapshot taken before finish also sees them once
+ * finish returns (iterators created before finish do not). The tables of
+ * a load that is not finished, or that failed, are deleted (by
+ * strata_loader_destroy at the latest). The algorithm is described at the
+ * top of src/db/loader.c.
+ *
+ * Thread-safety: a loader is used by one thread at a time; several loaders
+ * may run on one database at once (their finishes are serialised). A
+ * loader must be destroyed before its database is closed. */
 typedef struct strata_loader strata_loader;
 
 /* Starts a load into sdb (NULL: the main database). *out is owned by the
- * caller (free with strata_loader_destroy). Errors: STRATA_EINVAL
- * (read-only database, dropped handle), STRATA_ENOMEM, STRATA_EIO. */
+ * caller (free with strata_loader_destroy). Makes no file itself.
+ * Errors: STRATA_EINVAL (read-only database, dropped handle or
+ * another database's), STRATA_ENOMEM, STRATA_EMISUSE (NULL db or out). */
 STRATA_API int strata_loader_create(strata_db *db, strata_subdb *sdb, strata_loader **out);
-/* Adds one entry; key must be greater than the previous key (in the
- * database's comparator). Errors: STRATA_EINVAL (out of order or equal,
- * a main-database key in the reserved range, size limits), STRATA_EIO,
- * STRATA_ENOMEM. After an error the loader accepts only destroy. */
+/* Adds one entry (key and value are copied); key must be greater than the
+ * previous key in the database's comparator. Errors: STRATA_EINVAL (equal
+ * to or less than the previous key, a main-database key in the reserved
+ * range, a key over 4 GiB - 9 bytes less the sub-database prefix, a value
+ * over 4 GiB - 1), STRATA_EIO (a table could not be written or synced:
+ * the builder threads' failure comes back from a later add or from
+ * finish), STRATA_ENOMEM. After an error the loader is failed: every later
+ * add or finish returns STRATA_EMISUSE, and only destroy is useful. */
 STRATA_API int strata_loader_add(strata_loader *l, const void *key, size_t klen, const void *val,
                                  size_t vlen);
-/* Finishes the tables, syncs them and adds them to the database. Errors:
- * STRATA_EINVAL (the range overlaps existing entries), STRATA_EIO,
- * STRATA_ENOMEM; on error no table is added. */
+/* Finishes the last table, syncs it and adds every table to the database.
+ * A load of no entry adds nothing and succeeds. Errors: STRATA_EINVAL (the
+ * range holds an entry, naming its key; the sub-database was dropped
+ * meanwhile), STRATA_EIO (also: the database is closing, or a background
+ * error stopped its writes), STRATA_ENOMEM; on error no table is added and
+ * the loader is failed (when the MANIFEST write itself failed, the
+ * database stops taking writes, as after any background error, and the
+ * tables stay on disk for the next open to judge). STRATA_EMISUSE after
+ * finish or an error. */
 STRATA_API int strata_loader_finish(strata_loader *l);
-/* Frees the loader; tables of an unfinished load are deleted. NULL: no-op. */
+/* Frees the loader; the tables of an unfinished or failed load are
+ * deleted. NULL: no-op. */
 STRATA_API void strata_loader_destroy(strata_loader *l);
 
 /* ------------------------------------------------------------------------ */

@@ -26,6 +26,7 @@
 #include "db/db_impl.h"
 #include "db/filename.h"
 #include "db/subdb.h"
+#include "db/ingest.h"
 #include "table/table_builder.h"
 #include "util/internal_key.h"
 #include "util/numset.h"
@@ -33,7 +34,8 @@
 static int has_work(strata_db *db) {
   if (db->bg_error.code) return 0;
   return db->old_log != NULL || db->dir_sync_pending || db->imm != NULL ||
-         (db->manual && !db->manual->done) || st_vset_needs_compaction(&db->vs);
+         (db->manual && !db->manual->done) || (db->ingest && !db->ingest->done) ||
+         st_vset_needs_compaction(&db->vs);
 }
 
 void st_db_maybe_schedule(strata_db *db) {
@@ -640,6 +642,10 @@ static void background_work(strata_db *db) {
     compact_memtable(db);
     return;
   }
+  if (db->ingest && !db->ingest->done) {
+    st_db_run_ingest(db); /* a bulk load's tables (ingest.c) */
+    return;
+  }
   int rc = 0;
   st_compaction *c;
   st_manual_compaction *m = db->manual;
@@ -959,14 +965,14 @@ int st_db_compact_tables(strata_db *db, const st_slice *bp, const st_slice *ep, 
 int strata_compact_range(strata_db *db, const void *begin, size_t blen, const void *end,
                          size_t elen) {
   if (!db) return st_err(STRATA_EMISUSE, "strata_compact_range: NULL db");
-  if (db->opts.read_only)
-    return st_err(STRATA_EINVAL, "%s: read-only database: cannot compact", db->dbname);
+  int rc = st_db_check_writable(db, "strata_compact_range"); /* read-only */
+  if (rc) return rc;
   st_slice b = st_slice_make(begin, blen), e = st_slice_make(end, elen);
   const st_slice *bp = begin ? &b : NULL, *ep = end ? &e : NULL;
 
   /* Flush the memtable (an empty write that forces a switch), and wait for
    * the flush to finish. */
-  int rc = st_db_write(db, 0, NULL, NULL);
+  rc = st_db_write(db, 0, NULL, NULL);
   if (rc) return rc;
   pthread_mutex_lock(&db->mu);
   while (db->imm && db->bg_error.code == 0)

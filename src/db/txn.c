@@ -80,7 +80,8 @@ int strata_txn_begin(strata_db *db, const strata_txn_options *opt, strata_txn **
   if (opt->write && db->opts.read_only)
     return st_err(STRATA_EINVAL, "%s: read-only database: no write transaction", db->dbname);
   strata_txn *t = calloc(1, sizeof *t);
-  if (!t || st_batch_init(&t->batch)) {
+  /* A read transaction has no batch: it costs a snapshot and this struct. */
+  if (!t || (opt->write && st_batch_init(&t->batch))) {
     free(t);
     return st_err(STRATA_ENOMEM, "strata_txn_begin");
   }
@@ -241,7 +242,7 @@ int strata_txn_get(strata_txn *t, strata_subdb *sdb, const void *key, size_t kle
   st_slice k;
   int rc = stored_key(t, sdb, key, klen, &k);
   if (rc) return rc;
-  if (st_batch_get_count(&t->batch) > 0) {
+  if (t->write && st_batch_get_count(&t->batch) > 0) {
     /* The transaction's own writes first. */
     rc = update_index(t);
     if (rc) return rc;
@@ -366,8 +367,13 @@ int strata_txn_iter_create(strata_txn *t, strata_subdb *sdb, const strata_read_o
   ops = t->indexed;
 
   st_read_opts ro = st_db_read_opts(db, ropt);
+  /* Through the snapshot: a read-only handle's snapshot pins the state it
+   * was taken in, which may hold versions the current one no longer does. */
+  strata_read_options at;
+  strata_read_options_init(&at);
+  at.snapshot = t->snap;
   uint64_t unused_seq;
-  st_superversion *sv = st_db_sv_get(db, NULL, &unused_seq);
+  st_superversion *sv = st_db_sv_get(db, &at, &unused_seq);
   st_sv_ref(sv);
   st_db_sv_put(db, sv);
   st_iter *internal = NULL;
