@@ -92,6 +92,10 @@ def test_lmdb_readonly_environment(tmp_dir):
     reader = lmdb.open(path, readonly=True, max_dbs=1)
     with reader.begin() as t:
         assert t.get(b"k") == b"1"
+    with writer.begin(write=True) as t:
+        t.put(b"k", b"2")
+    with reader.begin() as t:  # a new read transaction sees the latest commit
+        assert t.get(b"k") == b"2"
     with pytest.raises(lmdb.ReadonlyError):
         reader.begin(write=True)
     reader.close()

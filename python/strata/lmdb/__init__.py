@@ -21,8 +21,8 @@ How LMDB's model maps onto Strata:
   ``mode`` (but for creating the directory) are accepted and have no effect: Strata
   has no memory map to size, no reader table and always locks.
 - ``readonly=True`` opens the database with Strata's read-only opens (no lock, so
-  several processes read while one writes) when this build has them; see
-  ``strata.FEATURES``.
+  several processes read while one writes); each ``begin()`` first catches up with
+  the writer, so a read transaction sees the latest commit, as in LMDB.
 - ``buffers=True``: memoryviews, valid until the transaction ends or the cursor
   moves (released then: using one raises ValueError). In a read transaction they
   are zero-copy; in a write transaction they are views of copies.
@@ -420,6 +420,10 @@ class Transaction:
         self._db = db if db is not None else env._main
         self._write = bool(write)
         self._buffers = bool(buffers)
+        if env._readonly:
+            # LMDB's readers see the latest commit at each begin: catch up with the
+            # writing process first (costs about what changed since the last one)
+            env._db.catch_up()
         self._t = env._db.begin(write=self._write, exclusive=self._write,
                                 sync=env._sync, buffers=self._buffers)
         self._id = next(env._txn_ids)
