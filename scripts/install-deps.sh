@@ -3,6 +3,10 @@
 # Needs root (apt-get) only when something is missing.
 set -e
 PKGS="gcc make cmake pkg-config libsnappy-dev libzstd-dev libcmocka-dev libleveldb-dev librocksdb-dev gnuplot-nox lmdb-utils wamerican"
+# strata-server: libevent and OpenSSL to build it; redis-server (the conformance oracle and the
+# benchmark's peer), redis-tools (redis-cli, redis-benchmark), nutcracker (twemproxy),
+# python3-redis (redis-py) and openssl (test certificates) to test it.
+PKGS="$PKGS libevent-dev libssl-dev openssl redis-server redis-tools nutcracker python3-redis"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
