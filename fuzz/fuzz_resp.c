@@ -27,16 +27,17 @@
 
 /* What one parse produced: a digest of every request and the error. */
 typedef struct outcome {
-  int n;                 /* requests */
+  int n;                  /* requests */
   uint64_t h[MAX_EVENTS]; /* per request: a hash of its arguments */
-  int error;             /* ended in SV_RESP_ERROR */
+  int error;              /* ended in SV_RESP_ERROR */
   char err[96];
-  size_t consumed;       /* bytes consumed by whole requests */
+  size_t consumed; /* bytes consumed by whole requests */
 } outcome;
 
 static uint64_t mix(uint64_t h, const void *p, size_t n) {
   const unsigned char *s = p;
-  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ s[i]) * 0x100000001b3ULL;
   return (h ^ n) * 0x100000001b3ULL;
 }
 

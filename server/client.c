@@ -197,8 +197,26 @@ static void job_fixup(sv_job *j) {
 /* Command checks                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* Refuses a command (redis-server's rejectCommand): inside MULTI the
+ * transaction is marked failed; a refused EXEC discards the transaction and
+ * answers "-EXECABORT Transaction discarded because of: <error>". */
+static void reject(sv_client *c, const sv_cmd *cmd, sv_reply *r, const char *err) {
+  if (c->flags & SV_CF_MULTI) c->flags |= SV_CF_DIRTY_EXEC;
+  if (cmd && cmd->proc == sv_cmd_exec) {
+    sv_multi_clear(&c->multi);
+    c->flags &= ~(SV_CF_MULTI | SV_CF_DIRTY_EXEC);
+    atomic_store_explicit(&c->multi_count, -1, memory_order_relaxed);
+    sv_watch_free(c);
+    sv_reply_errorf(r, "-EXECABORT Transaction discarded because of: %s",
+                    err[0] == '-' ? err + 1 : err);
+  } else {
+    sv_reply_error(r, err);
+  }
+}
+
 /* The table entry for argv, or NULL after replying the error. */
 static const sv_cmd *check_command(sv_client *c, int argc, char **argv, size_t *argl, sv_reply *r) {
+  char err[1024];
   const sv_cmd *cmd = sv_cmd_lookup(argv[0], argl[0]);
   if (cmd && cmd->subs && argc >= 2) {
     const sv_cmd *sub = sv_cmd_lookup_sub(cmd, argv[1], argl[1]);
@@ -209,7 +227,8 @@ static const sv_cmd *check_command(sv_client *c, int argc, char **argv, size_t *
         upper[i] =
             (char)(cmd->name[i] >= 'a' && cmd->name[i] <= 'z' ? cmd->name[i] - 32 : cmd->name[i]);
       upper[n < sizeof upper ? n : sizeof upper - 1] = '\0';
-      sv_reply_errorf(r, "unknown subcommand '%.128s'. Try %s HELP.", argv[1], upper);
+      snprintf(err, sizeof err, "unknown subcommand '%.128s'. Try %s HELP.", argv[1], upper);
+      reject(c, NULL, r, err);
       return NULL;
     }
     cmd = sub;
@@ -226,15 +245,18 @@ static const sv_cmd *check_command(sv_client *c, int argc, char **argv, size_t *
       len += (size_t)k;
       if (len >= sizeof args) len = sizeof args - 1;
     }
-    sv_reply_errorf(r, "unknown command '%.128s', with args beginning with: %s", argv[0], args);
+    snprintf(err, sizeof err, "unknown command '%.128s', with args beginning with: %s", argv[0],
+             args);
+    reject(c, NULL, r, err);
     return NULL;
   }
   if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
-    sv_reply_arity_error(r, cmd->name);
+    snprintf(err, sizeof err, "wrong number of arguments for '%s' command", cmd->name);
+    reject(c, cmd, r, err);
     return NULL;
   }
   if (!c->authed && !(cmd->flags & SV_CMD_NO_AUTH) && password_set()) {
-    sv_reply_error(r, "-NOAUTH Authentication required.");
+    reject(c, cmd, r, "-NOAUTH Authentication required.");
     return NULL;
   }
   return cmd;
@@ -329,14 +351,10 @@ static void dispatch(sv_client *c, int argc, char **argv, size_t *argl, size_t r
     return;
   }
   const sv_cmd *cmd = check_command(c, argc, argv, argl, &c->out);
-  if (!cmd) {
-    if (c->flags & SV_CF_MULTI) c->flags |= SV_CF_DIRTY_EXEC;
-    return;
-  }
+  if (!cmd) return;
   if (c->flags & SV_CF_MULTI) {
     if (cmd->flags & SV_CMD_NO_MULTI) {
-      sv_reply_error(&c->out, "Command not allowed inside a transaction");
-      c->flags |= SV_CF_DIRTY_EXEC;
+      reject(c, cmd, &c->out, "Command not allowed inside a transaction");
       return;
     }
     if (!is_txn_control(cmd)) {

@@ -162,8 +162,12 @@ void sv_cmd_hello(sv_ctx *x) {
 
 void sv_cmd_select(sv_ctx *x) {
   long long id;
-  if (!sv_str2ll(x->argv[1], x->argl[1], &id) || id < -2147483648LL || id > 2147483647LL) {
+  if (!sv_str2ll(x->argv[1], x->argl[1], &id)) {
     sv_reply_error(x->r, sv_err_notint);
+    return;
+  }
+  if (id < -2147483648LL || id > 2147483647LL) {
+    sv_reply_error(x->r, "value is out of range, value must between -2147483648 and 2147483647");
     return;
   }
   long long n = atomic_load_explicit(&sv_srv->cfg.databases, memory_order_relaxed);

@@ -65,7 +65,7 @@ static const sv_opt opts[] = {
     {"requirepass", NULL, T_STR, OFF(requirepass), "", 0, 0, NULL, 1, "<password>",
      "clients must AUTH (or HELLO ... AUTH) with this password before any other command; "
      "compared in constant time; empty: no password"},
-    {"maxclients", NULL, T_INT, OFF(maxclients), "10000", 1, 1000000, NULL, 1, "<n>",
+    {"maxclients", NULL, T_INT, OFF(maxclients), "10000", 1, 4294967295LL, NULL, 1, "<n>",
      "connections allowed at once; one more is answered '-ERR max number of clients reached' "
      "and closed"},
     {"timeout", NULL, T_INT, OFF(timeout), "0", 0, INT_MAX, NULL, 1, "<seconds>",

@@ -303,7 +303,7 @@ def test_resp3_and_config():
         expect(e, "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'", "unknown")
         e = c.call("CONFIG", "SET", "maxclients", "0")
         expect(e, "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument "
-               "must be between 1 and 1000000 inclusive", "out of range")
+               "must be between 1 and 4294967295 inclusive", "out of range")
         e = c.call("CONFIG", "SET", "timeout", "5", "maxclients", "x")
         check(e.startswith("ERR CONFIG SET failed"), "bad second pair")
         expect(c.call("CONFIG", "GET", "timeout"), {b"timeout": b"0"}, "nothing applied")

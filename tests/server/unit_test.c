@@ -60,8 +60,7 @@ static char *parse_all(const char *in, size_t n, int unauth, long long max_bulk,
     assert_true(p.argc <= 64);
     sv_resp_argv(&p, buf, argv, argl);
     for (int i = 0; i < p.argc; i++) {
-      o += (size_t)snprintf(out + o, sizeof out - o, "%s%.*s", i ? "|" : "", (int)argl[i],
-                            argv[i]);
+      o += (size_t)snprintf(out + o, sizeof out - o, "%s%.*s", i ? "|" : "", (int)argl[i], argv[i]);
       assert_int_equal(argv[i][argl[i]], '\0');
     }
     o += (size_t)snprintf(out + o, sizeof out - o, ";");
@@ -147,8 +146,7 @@ static void test_inline(void **state) {
   assert_string_equal(PARSE("SET \"abc\n"), "ERR:Protocol error: unbalanced quotes in request");
   assert_string_equal(PARSE("SET \"abc\"def\n"),
                       "ERR:Protocol error: unbalanced quotes in request");
-  assert_string_equal(PARSE("SET 'abc'def\n"),
-                      "ERR:Protocol error: unbalanced quotes in request");
+  assert_string_equal(PARSE("SET 'abc'def\n"), "ERR:Protocol error: unbalanced quotes in request");
   /* A NUL before the line's end: the line never ends (redis-server's
    * strchr stops at NUL too). */
   assert_string_equal(parse_all("PI\0NG\r\n", 7, 0, 512 << 20, 0), "MORE");
@@ -261,7 +259,8 @@ static void test_reply(void **state) {
   sv_reply_int(&r, -7);
   sv_reply_errorf(&r, "bad\r\nthing\n");
   sv_reply_error(&r, "-NOAUTH x");
-  assert_string_equal(flatten(&r, &n), "$-1\r\n*2\r\n$1\r\nk\r\n:-7\r\n-ERR bad  thing\r\n-NOAUTH x\r\n");
+  assert_string_equal(flatten(&r, &n),
+                      "$-1\r\n*2\r\n$1\r\nk\r\n:-7\r\n-ERR bad  thing\r\n-NOAUTH x\r\n");
   assert_int_equal(r.pending, n);
   sv_reply_free(&r);
   sv_reply_init(&r, 3);
@@ -313,11 +312,11 @@ static void test_fuzz_corpus(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_multibulk), cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_multibulk),   cmocka_unit_test(test_errors),
       cmocka_unit_test(test_line_limits), cmocka_unit_test(test_inline),
-      cmocka_unit_test(test_piecewise), cmocka_unit_test(test_str2ll),
-      cmocka_unit_test(test_ld), cmocka_unit_test(test_glob),
-      cmocka_unit_test(test_reply), cmocka_unit_test(test_fuzz_corpus),
+      cmocka_unit_test(test_piecewise),   cmocka_unit_test(test_str2ll),
+      cmocka_unit_test(test_ld),          cmocka_unit_test(test_glob),
+      cmocka_unit_test(test_reply),       cmocka_unit_test(test_fuzz_corpus),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
