@@ -335,7 +335,11 @@ static void job_submit(sv_client *c) {
   c->flags |= SV_CF_JOB;
   read_off(c);
   atomic_fetch_add_explicit(&sv_srv->st_jobs, 1, memory_order_relaxed);
-  sv_pool_submit(sv_srv->pool, c);
+  c->bnext = NULL;
+  if (c->job.cmds[0].cmd->run == SV_RUN_WRITE)
+    sv_io_batch_add(c); /* sent with the loop iteration's other write runs */
+  else
+    sv_pool_submit(sv_srv->pool, c);
 }
 
 /* Runs (or queues, or starts a job for) one request. */

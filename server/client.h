@@ -99,8 +99,9 @@ typedef struct sv_client {
   _Atomic(const char *) last_cmd; /* name of the last command */
   atomic_int multi_count;         /* queued MULTI commands, -1 outside */
 
-  struct sv_client *qnext;         /* the pool's queue, then the done list */
-  struct sv_client *next, *prev;   /* the I/O thread's list */
+  struct sv_client *qnext;       /* the pool's queue (a task's first client), then the done list */
+  struct sv_client *bnext;       /* the other clients of the same task (a write batch) */
+  struct sv_client *next, *prev; /* the I/O thread's list */
   struct sv_client *gnext, *gprev; /* the server's registry */
 } sv_client;
 

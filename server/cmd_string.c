@@ -148,11 +148,15 @@ static void set_generic(sv_ctx *x, int flags, int exp_arg, int seconds, const ch
   if (exp_arg && expire_time(x, x->argv[exp_arg], x->argl[exp_arg], seconds,
                              (flags & (F_EX | F_PX)) != 0, &when))
     return;
-  const char *old;
-  size_t oldl;
-  int rc = lookup(x, 1, &old, &oldl, NULL);
-  if (rc < 0) return;
-  int found = rc == 0;
+  const char *old = NULL;
+  size_t oldl = 0;
+  int found = 0;
+  if (flags & (F_NX | F_XX | F_GET)) {
+    /* Only these need the current value: a plain SET writes blindly. */
+    int rc = lookup(x, 1, &old, &oldl, NULL);
+    if (rc < 0) return;
+    found = rc == 0;
+  }
   int refused = ((flags & F_NX) && found) || ((flags & F_XX) && !found);
   if (!refused) {
     int64_t expire = (flags & F_KEEPTTL) ? SV_KEEP_EXPIRE : exp_arg ? when : SV_NO_EXPIRE;

@@ -303,17 +303,56 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
   if (stop) event_base_loopbreak(io->base);
 }
 
-void sv_io_job_done(sv_client *c) {
-  sv_io *io = c->io;
+void sv_io_task_done(sv_client *first) {
+  sv_io *io = first->io;
   pthread_mutex_lock(&io->mu);
-  c->qnext = NULL;
-  if (io->done_tail)
-    io->done_tail->qnext = c;
-  else
-    io->done_head = c;
-  io->done_tail = c;
+  for (sv_client *c = first, *n; c; c = n) {
+    n = c->bnext;
+    c->bnext = NULL;
+    c->qnext = NULL;
+    if (io->done_tail)
+      io->done_tail->qnext = c;
+    else
+      io->done_head = c;
+    io->done_tail = c;
+  }
   pthread_mutex_unlock(&io->mu);
   event_active(io->notify, EV_READ, 0);
+}
+
+/* Write batches. The write runs of every client read in one loop iteration
+ * go to a worker as one task: one hand-over, one lock round, one Strata
+ * batch and one fdatasync for all of them, however many clients sent
+ * writes at once. The batch event has the lowest priority, so libevent runs
+ * it only after every ready connection has been read. */
+#define SV_BATCH_MAX_CMDS 1024
+
+static void batch_send(sv_io *io) {
+  sv_client *first = io->batch_head;
+  io->batch_head = io->batch_tail = NULL;
+  io->batch_cmds = 0;
+  if (first) sv_pool_submit(sv_srv->pool, first);
+}
+
+static void on_batch(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  batch_send(arg);
+}
+
+void sv_io_batch_add(sv_client *c) {
+  sv_io *io = c->io;
+  c->bnext = NULL;
+  if (io->batch_tail)
+    io->batch_tail->bnext = c;
+  else
+    io->batch_head = c;
+  io->batch_tail = c;
+  io->batch_cmds += c->job.ncmds;
+  if (io->batch_cmds >= SV_BATCH_MAX_CMDS)
+    batch_send(io);
+  else if (io->batch_head == c)
+    event_active(io->batch_ev, EV_READ, 0);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
@@ -357,14 +396,18 @@ int sv_io_start(sv_server *s, int n, char *err, size_t errcap) {
     io->idx = i;
     pthread_mutex_init(&io->mu, NULL);
     io->base = event_base_new();
-    if (!io->base) {
+    /* Three priorities: every event has the middle one (libevent's
+     * default), the write-batch event the lowest. */
+    if (!io->base || event_base_priority_init(io->base, 3)) {
       snprintf(err, errcap, "event_base_new failed");
       return -1;
     }
     io->notify = event_new(io->base, -1, EV_PERSIST | EV_READ, on_notify, io);
     io->tick = event_new(io->base, -1, EV_PERSIST, on_tick, io);
+    io->batch_ev = event_new(io->base, -1, 0, on_batch, io);
     struct timeval sec = {1, 0};
-    if (!io->notify || !io->tick || event_add(io->notify, NULL) || event_add(io->tick, &sec)) {
+    if (!io->notify || !io->tick || !io->batch_ev || event_priority_set(io->batch_ev, 2) ||
+        event_add(io->notify, NULL) || event_add(io->tick, &sec)) {
       snprintf(err, errcap, "libevent: cannot add events");
       return -1;
     }
@@ -414,6 +457,7 @@ void sv_io_free(sv_server *s) {
     }
     if (io->notify) event_free(io->notify);
     if (io->tick) event_free(io->tick);
+    if (io->batch_ev) event_free(io->batch_ev);
     if (io->base) event_base_free(io->base);
     strata_buf_free(&io->buf);
     pthread_mutex_destroy(&io->mu);

@@ -29,9 +29,12 @@ typedef struct sv_io {
   int idx;
   pthread_t thread;
   struct event_base *base;
-  struct event *notify; /* activated by other threads (new fd, job done, stop) */
-  struct event *tick;   /* once a second: idle timeouts */
-  pthread_mutex_t mu;   /* guards the three fields below */
+  struct event *notify;               /* activated by other threads (new fd, job done, stop) */
+  struct event *tick;                 /* once a second: idle timeouts */
+  struct event *batch_ev;             /* lowest priority: sends the write batch */
+  sv_client *batch_head, *batch_tail; /* clients with a write run to send */
+  int batch_cmds;
+  pthread_mutex_t mu; /* guards the three fields below */
   struct sv_newconn *inbox;
   sv_client *done_head, *done_tail; /* clients whose job came back */
   int stop;
@@ -97,20 +100,27 @@ void sv_io_free(sv_server *s);
 int sv_listen(sv_server *s, int port, int tls, char *err, size_t errcap);
 void sv_unlisten(sv_server *s);
 
-/* Hands a finished job's client back to its I/O thread (worker threads). */
-void sv_io_job_done(sv_client *c);
+/* Adds the client's write run to its I/O thread's batch, sent to a worker
+ * once every ready connection of this loop iteration has been read. */
+void sv_io_batch_add(sv_client *c);
+
+/* Hands the clients of a finished task (first, then its bnext chain) back
+ * to their I/O thread (worker threads). */
+void sv_io_task_done(sv_client *first);
 
 /* The worker pool (worker.c). */
 int sv_pool_start(sv_pool **out, int nthreads, sv_store *store);
-/* Queues the client's job (c->job); the pool runs it and hands the client
- * back with sv_io_job_done. */
-void sv_pool_submit(sv_pool *p, sv_client *c);
+/* Queues a task: the jobs of first and of the clients on its bnext chain
+ * (one client for a WORKER command; several for a write batch, all of one
+ * I/O thread). The pool runs it and hands the clients back with
+ * sv_io_task_done. */
+void sv_pool_submit(sv_pool *p, sv_client *first);
 /* Runs every queued job, then stops and joins the threads. */
 void sv_pool_stop(sv_pool *p);
 int sv_pool_busy(sv_pool *p);
 
-/* Runs a job's commands (the worker's side of a job; worker.c). */
-void sv_job_run(sv_client *c, sv_wctx *w, strata_buf *buf);
+/* Runs a task's commands (the worker's side; worker.c). */
+void sv_task_run(sv_client *first, sv_wctx *w, strata_buf *buf);
 
 /* Runs one command with statistics (any thread). */
 void sv_call(sv_ctx *x, const sv_cmd *cmd);

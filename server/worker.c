@@ -1,6 +1,7 @@
 /*
- * worker.c - the worker pool: threads that run jobs (runs of WRITE
- * commands, and WORKER commands), each with its own write context and
+ * worker.c - the worker pool: threads that run tasks (write batches: the
+ * WRITE runs of the clients an I/O thread read in one loop iteration; and
+ * single WORKER commands), each thread with its own write context and
  * value buffer.
  *
  * Why a pool of many threads: Strata group-commits the writes that wait in
@@ -50,58 +51,75 @@ static void check_reserved(void *arg, const char *k, size_t kl) {
   if (sv_store_key_reserved(a->dbi, k, kl)) a->hit = 1;
 }
 
-void sv_job_run(sv_client *c, sv_wctx *w, strata_buf *buf) {
+/* Runs one client's WORKER command. */
+static void run_single(sv_client *c, sv_wctx *w, strata_buf *buf) {
   sv_job *j = &c->job;
-  if (!w) {
-    for (int i = 0; i < j->ncmds; i++)
-      sv_reply_error(&j->out, "out of memory");
-    return;
+  sv_ctx x = {c, NULL, j->cmds[0].argc, j->cmds[0].argv, j->cmds[0].argl, &j->out, w, buf, c->db};
+  sv_call(&x, j->cmds[0].cmd);
+  sv_wctx_reset(w);
+}
+
+/* Runs a write batch: the WRITE runs of several clients (first and its
+ * bnext chain). Every key they name is locked, each client's commands run
+ * in its order (each sees the writes before it), and everything commits as
+ * one Strata batch: one log record, and with sync always one fdatasync. */
+static void run_batch(sv_client *first, sv_wctx *w, strata_buf *buf) {
+  int ncmds = 0, rc = 0;
+  for (sv_client *c = first; c && !rc; c = c->bnext) {
+    want_arg wa = {w, c->db, 0};
+    for (int i = 0; i < c->job.ncmds; i++)
+      sv_cmd_keys(c->job.cmds[i].cmd, c->job.cmds[i].argc, c->job.cmds[i].argv, c->job.cmds[i].argl,
+                  want_key, &wa);
+    rc = wa.rc;
   }
-  const sv_cmd *first = j->cmds[0].cmd;
-  if (first->run != SV_RUN_WRITE) {
-    sv_ctx x = {c, NULL, j->cmds[0].argc, j->cmds[0].argv, j->cmds[0].argl, &j->out, w, buf, c->db};
-    sv_call(&x, first);
-    sv_wctx_reset(w);
-    return;
-  }
-  /* A run of WRITE commands: lock every key they name, run them in order
-   * (each sees the writes before it), commit once. */
-  want_arg wa = {w, c->db, 0};
-  for (int i = 0; i < j->ncmds; i++)
-    sv_cmd_keys(j->cmds[i].cmd, j->cmds[i].argc, j->cmds[i].argv, j->cmds[i].argl, want_key, &wa);
-  if (wa.rc) {
-    for (int i = 0; i < j->ncmds; i++)
-      sv_reply_engine_error(&j->out, wa.rc);
-    sv_wctx_reset(w);
-    return;
-  }
-  sv_wctx_lock(w);
-  for (int i = 0; i < j->ncmds; i++) {
-    sv_jobcmd *jc = &j->cmds[i];
-    reserved_arg ra = {c->db, 0};
-    sv_cmd_keys(jc->cmd, jc->argc, jc->argv, jc->argl, check_reserved, &ra);
-    if (ra.hit) {
-      sv_reply_error(&j->out, "keys beginning with \\xff\\xffstrata\\x00 are reserved by "
-                              "Strata and cannot be written");
-      continue;
+  if (!rc) {
+    sv_wctx_lock(w);
+    for (sv_client *c = first; c; c = c->bnext) {
+      sv_job *j = &c->job;
+      for (int i = 0; i < j->ncmds; i++) {
+        sv_jobcmd *jc = &j->cmds[i];
+        reserved_arg ra = {c->db, 0};
+        sv_cmd_keys(jc->cmd, jc->argc, jc->argv, jc->argl, check_reserved, &ra);
+        if (ra.hit) {
+          sv_reply_error(&j->out, "keys beginning with \\xff\\xffstrata\\x00 are reserved by "
+                                  "Strata and cannot be written");
+          continue;
+        }
+        sv_ctx x = {c, NULL, jc->argc, jc->argv, jc->argl, &j->out, w, buf, c->db};
+        sv_call(&x, jc->cmd);
+      }
+      ncmds += j->ncmds;
     }
-    sv_ctx x = {c, NULL, jc->argc, jc->argv, jc->argl, &j->out, w, buf, c->db};
-    sv_call(&x, jc->cmd);
+    rc = sv_wctx_commit(w);
+    if (rc) sv_log(SV_LOG_WARNING, "A write failed: %s", strata_errmsg());
   }
-  int rc = sv_wctx_commit(w);
   if (rc) {
-    /* Nothing of the run was applied: every command answers the failure. */
-    sv_log(SV_LOG_WARNING, "A write failed: %s", strata_errmsg());
-    int resp = j->out.resp;
-    sv_reply_free(&j->out);
-    sv_reply_init(&j->out, resp);
-    for (int i = 0; i < j->ncmds; i++)
-      sv_reply_engine_error(&j->out, rc);
+    /* Nothing of the batch was applied: every command answers the failure. */
+    for (sv_client *c = first; c; c = c->bnext) {
+      int resp = c->job.out.resp;
+      sv_reply_free(&c->job.out);
+      sv_reply_init(&c->job.out, resp);
+      for (int i = 0; i < c->job.ncmds; i++)
+        sv_reply_engine_error(&c->job.out, rc);
+    }
   }
   atomic_fetch_add_explicit(&sv_srv->st_write_runs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&sv_srv->st_write_cmds, (unsigned long long)j->ncmds,
+  atomic_fetch_add_explicit(&sv_srv->st_write_cmds, (unsigned long long)ncmds,
                             memory_order_relaxed);
   sv_wctx_reset(w);
+}
+
+void sv_task_run(sv_client *first, sv_wctx *w, strata_buf *buf) {
+  if (!w) {
+    for (sv_client *c = first; c; c = c->bnext)
+      for (int i = 0; i < c->job.ncmds; i++)
+        sv_reply_error(&c->job.out, "out of memory");
+    return;
+  }
+  if (first->job.cmds[0].cmd->run == SV_RUN_WRITE)
+    run_batch(first, w, buf);
+  else
+    run_single(first, w, buf);
 }
 
 static void *worker_main(void *arg) {
@@ -119,8 +137,8 @@ static void *worker_main(void *arg) {
     c->qnext = NULL;
     p->busy++;
     pthread_mutex_unlock(&p->mu);
-    sv_job_run(c, w, &buf);
-    sv_io_job_done(c);
+    sv_task_run(c, w, &buf);
+    sv_io_task_done(c);
     pthread_mutex_lock(&p->mu);
     p->busy--;
   }
