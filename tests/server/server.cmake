@@ -7,6 +7,7 @@
 #   server.conformance   the same bytes to strata-server and redis-server 7: same replies
 #   server.durability    SIGKILL during sync-always writes, 50 times: no acknowledged write lost
 #   server.tls           the TLS port with redis-cli --tls and redis-py (client certificates)
+#   server.nutcracker    three servers behind twemproxy: sharding, a backend killed and restarted
 set(SERVER_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(DEBIAN_PYTHON /usr/bin/python3)
 
@@ -19,7 +20,7 @@ add_test(NAME server.unit COMMAND server_unit_test)
 set_tests_properties(server.unit PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout"
   LABELS server TIMEOUT 120)
 
-foreach(t clients conformance durability tls)
+foreach(t clients conformance durability tls nutcracker)
   add_test(NAME server.${t}
            COMMAND ${DEBIAN_PYTHON} ${SERVER_TEST_DIR}/${t}_test.py)
   set_tests_properties(server.${t} PROPERTIES LABELS server TIMEOUT 600
