@@ -1,7 +1,8 @@
 # Strata: the two commands of README.md.
 #   make demo   - install what is missing, build, run the main job
 #   make test   - install what is missing, build, run every test (plain and ASan+UBSan builds)
-# Other targets: build, asan, bench (side-by-side benchmark), install, clean.
+# Other targets: build, asan, bench (side-by-side benchmark), bench-server (strata-server beside
+# redis-server), install, clean.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -9,7 +10,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR     ?= ON
 CMAKE_ARGS ?=
 
-.PHONY: all deps build asan test test-plain test-asan demo bench install clean
+.PHONY: all deps build asan test test-plain test-asan demo bench bench-server install clean
 
 all: build
 
@@ -44,6 +45,12 @@ bench: build
 	$(BUILD)/bench/strata-bench --engines strata-ldbc,strata,leveldb,rocksdb --repeat 3 --threads 2 \
 		--json $(BUILD)/bench-results/results.json \
 		--plot $(BUILD)/bench-results/ratios.png | tee $(BUILD)/bench-results/results.txt
+
+# strata-server beside Debian's redis-server in matching durability modes, interleaved
+# (redis-benchmark -t set,get,incr,mset -n 200000 -r 1000000 -c 50, and -P 16); the table of
+# ratios lands in $(BUILD)/bench-server/results.txt. See bench/server_bench.sh (BIG=1, ROUNDS=3).
+bench-server: build
+	sh bench/server_bench.sh $(BUILD)
 
 install: build
 	cmake --install $(BUILD)
