@@ -161,6 +161,68 @@ static char *e_property(void *h, const char *name) {
   return out;
 }
 
+static int e_txn_put(void *h, const char *key, size_t klen, const char *val, size_t vlen) {
+  sdb *s = h;
+  strata_txn_options o;
+  strata_txn_options_init(&o);
+  o.write = 1;
+  strata_txn *t;
+  if (strata_txn_begin(s->db, &o, &t) != STRATA_OK) return failed("txn begin");
+  int rc = strata_txn_put(t, NULL, key, klen, val, vlen);
+  if (rc == STRATA_OK) rc = strata_txn_commit(t);
+  strata_txn_destroy(t);
+  return rc == STRATA_OK ? 0 : failed("txn commit");
+}
+
+static int e_snapshot_cycle(void *h) {
+  sdb *s = h;
+  const strata_snapshot *snap = strata_snapshot_get(s->db);
+  if (snap == NULL) return failed("snapshot");
+  strata_snapshot_release(s->db, snap);
+  return 0;
+}
+
+static int e_read_txn_cycle(void *h) {
+  sdb *s = h;
+  strata_txn *t;
+  if (strata_txn_begin(s->db, NULL, &t) != STRATA_OK) return failed("txn begin");
+  strata_txn_destroy(t);
+  return 0;
+}
+
+typedef struct txn_reader {
+  strata_txn *txn;
+  strata_buf buf;
+} txn_reader;
+
+static void *e_txn_reader_create(void *h) {
+  sdb *s = h;
+  txn_reader *r = calloc(1, sizeof *r);
+  if (r == NULL) return fail("txn reader");
+  if (strata_txn_begin(s->db, NULL, &r->txn) != STRATA_OK) {
+    free(r);
+    return fail("txn begin");
+  }
+  return r;
+}
+
+static void e_txn_reader_destroy(void *p) {
+  txn_reader *r = p;
+  strata_txn_destroy(r->txn);
+  strata_buf_free(&r->buf);
+  free(r);
+}
+
+static int e_txn_get(void *h, void *reader, const char *key, size_t klen, size_t *vlen) {
+  (void)h;
+  txn_reader *r = reader;
+  int rc = strata_txn_get(r->txn, NULL, key, klen, &r->buf);
+  if (rc == STRATA_ENOTFOUND) return 0;
+  if (rc != STRATA_OK) return failed("txn get");
+  *vlen = r->buf.size;
+  return 1;
+}
+
 static const bench_engine engine = {
     .name = "strata",
     .property_prefix = "leveldb.",
@@ -190,6 +252,12 @@ static const bench_engine engine = {
     .iter_status = e_iter_status,
     .compact = e_compact,
     .property = e_property,
+    .txn_put = e_txn_put,
+    .snapshot_cycle = e_snapshot_cycle,
+    .read_txn_cycle = e_read_txn_cycle,
+    .txn_reader_create = e_txn_reader_create,
+    .txn_reader_destroy = e_txn_reader_destroy,
+    .txn_get = e_txn_get,
 };
 
 int main(int argc, char **argv) { return bench_worker_main(argc, argv, &engine); }

@@ -569,6 +569,65 @@ static void background_writer_fn(thread_state *t) {
   }
 }
 
+/* The transaction workloads need the engine's optional hooks. */
+static void need_txn(const run_ctx *c, const void *hook, const char *workload) {
+  if (hook) return;
+  fprintf(stderr, "%s: workload %s needs transactions, which this engine lacks\n", c->eng->name,
+          workload);
+  die();
+}
+
+/* Each write in a transaction of its own: fillrandom's keys and values. */
+static void txn_write_fn(thread_state *t) {
+  run_ctx *c = t->ctx;
+  const bench_engine *e = c->eng;
+  value_cursor vc = {c->values, 0};
+  char key[KEY_LEN];
+  for (long i = 0; i < c->ops; i++) {
+    format_key(key, (long)rng_uniform(&t->rng, (uint32_t)c->cfg->num));
+    if (e->txn_put(c->db, key, KEY_LEN, next_value(&vc, (size_t)c->value_size),
+                   (size_t)c->value_size) < 0)
+      die();
+    t->bytes += KEY_LEN + (uint64_t)c->value_size;
+    t->done++;
+  }
+}
+
+static void snapshot_fn(thread_state *t) {
+  for (long i = 0; i < t->ctx->ops; i++) {
+    if (t->ctx->eng->snapshot_cycle(t->ctx->db) < 0) die();
+    t->done++;
+  }
+}
+
+static void read_txn_fn(thread_state *t) {
+  for (long i = 0; i < t->ctx->ops; i++) {
+    if (t->ctx->eng->read_txn_cycle(t->ctx->db) < 0) die();
+    t->done++;
+  }
+}
+
+/* readrandom through one read transaction per thread. */
+static void read_random_txn_fn(thread_state *t) {
+  run_ctx *c = t->ctx;
+  const bench_engine *e = c->eng;
+  void *reader = e->txn_reader_create(c->db);
+  if (reader == NULL) die();
+  char key[KEY_LEN];
+  for (long i = 0; i < c->ops; i++) {
+    format_key(key, (long)rng_uniform(&t->rng, (uint32_t)c->cfg->num));
+    size_t vlen = 0;
+    int rc = e->txn_get(c->db, reader, key, KEY_LEN, &vlen);
+    if (rc < 0) die();
+    if (rc == 1) {
+      t->found++;
+      t->bytes += KEY_LEN + vlen;
+    }
+    t->done++;
+  }
+  e->txn_reader_destroy(reader);
+}
+
 static run_result run_single(run_ctx *c, void (*fn)(thread_state *)) {
   return run_threads(c, 1, fn, NULL);
 }
@@ -601,6 +660,27 @@ static run_result wl_readwhilewriting(run_ctx *c) {
   return run_threads(c, 1, read_random_fn, background_writer_fn);
 }
 
+static run_result wl_filltxn(run_ctx *c) {
+  need_txn(c, (const void *)c->eng->txn_put, "filltxn");
+  return run_single(c, txn_write_fn);
+}
+static run_result wl_snapshot(run_ctx *c) {
+  need_txn(c, (const void *)c->eng->snapshot_cycle, "snapshot");
+  return run_single(c, snapshot_fn);
+}
+static run_result wl_readtxn(run_ctx *c) {
+  need_txn(c, (const void *)c->eng->read_txn_cycle, "readtxn");
+  return run_single(c, read_txn_fn);
+}
+static run_result wl_readrandom_txn(run_ctx *c) {
+  need_txn(c, (const void *)c->eng->txn_get, "readrandom_txn");
+  return run_single(c, read_random_txn_fn);
+}
+static run_result wl_readrandom_txn_mt(run_ctx *c) {
+  need_txn(c, (const void *)c->eng->txn_get, "readrandom_txn_mt");
+  return run_threads(c, c->cfg->threads, read_random_txn_fn, NULL);
+}
+
 struct workload {
   const char *name;
   int fresh_db; /* db_bench runs these on a new, empty database */
@@ -623,6 +703,14 @@ static const workload workloads[] = {
     {"fill100K", 1, wl_fill100k, "num/1000 writes of 100 KB values, new database"},
     {"readwhilewriting", 0, wl_readwhilewriting, "num gets by 1 reader while 1 writer writes"},
     {"readrandom_mt", 0, wl_readrandom_mt, "num gets of random keys in each of --threads threads"},
+    {"filltxn", 1, wl_filltxn,
+     "num writes, random keys, each in a write transaction of its own (strata only)"},
+    {"snapshot", 0, wl_snapshot, "num snapshots taken and released (strata only)"},
+    {"readtxn", 0, wl_readtxn, "num read transactions begun and ended (strata only)"},
+    {"readrandom_txn", 0, wl_readrandom_txn,
+     "readrandom through one read transaction (strata only)"},
+    {"readrandom_txn_mt", 0, wl_readrandom_txn_mt,
+     "readrandom_mt, each thread through one read transaction (strata only)"},
 };
 
 static const workload *lookup(const char *name) {

@@ -109,6 +109,19 @@ typedef struct bench_engine {
   int (*compact)(void *db);
   /* A property's value, malloc'd (free()), or NULL if unknown. */
   char *(*property)(void *db, const char *name);
+  /* Optional, for the transaction workloads (filltxn, snapshot, readtxn,
+   * readrandom_txn, readrandom_txn_mt); NULL when the engine has no
+   * transactions, and those workloads then stop its worker with an error.
+   * txn_put: one put in a write transaction of its own, committed.
+   * snapshot_cycle / read_txn_cycle: take and release a snapshot / begin and
+   * end a read transaction. txn_reader_create: per-thread read state whose
+   * gets (txn_get, answers as get) go through one read transaction. */
+  int (*txn_put)(void *db, const char *key, size_t klen, const char *val, size_t vlen);
+  int (*snapshot_cycle)(void *db);
+  int (*read_txn_cycle)(void *db);
+  void *(*txn_reader_create)(void *db);
+  void (*txn_reader_destroy)(void *reader);
+  int (*txn_get)(void *db, void *reader, const char *key, size_t klen, size_t *vlen);
 } bench_engine;
 
 /* The worker's main: parses the shared flags, runs the workload list in

@@ -672,9 +672,11 @@ STRATA_API void strata_txn_options_init(strata_txn_options *opt);
 
 /* Begins a transaction; opt may be NULL (a read transaction). *out
  * receives a handle owned by the caller (free with strata_txn_destroy).
- * Errors: STRATA_EINVAL (write on a read-only database), STRATA_ENOMEM,
- * STRATA_EMISUSE. With exclusive, blocks while another exclusive write
- * transaction is open. */
+ * With exclusive, blocks while another thread's exclusive write
+ * transaction is open. Errors: STRATA_EINVAL (write on a read-only
+ * database), STRATA_ENOMEM, STRATA_EMISUSE (NULL argument; exclusive while
+ * this thread already has an exclusive write transaction open, which would
+ * wait for itself forever). */
 STRATA_API int strata_txn_begin(strata_db *db, const strata_txn_options *opt, strata_txn **out);
 
 /* Reads key of sdb (NULL: main database) as the transaction sees it.

@@ -19,7 +19,9 @@
 
 #include "db/db_impl.h"
 #include "db/filename.h"
+#include "db/db_raw.h"
 #include "db/log_reader.h"
+#include "db/subdb.h"
 #include "util/logger.h"
 #include "util/numset.h"
 #include "util/internal_key.h"
@@ -189,7 +191,7 @@ int st_db_log_and_apply(strata_db *db, st_version_edit *edit) {
  * (stack) when it fits, else in big. */
 static st_slice make_lookup(st_slice key, uint64_t seq, char *buf, size_t bufsz, st_buf *big) {
   if (key.size + 8 <= bufsz) {
-    memcpy(buf, key.data, key.size);
+    if (key.size) memcpy(buf, key.data, key.size);
     st_put_fixed64(buf + key.size, st_pack_tag(seq, ST_TYPE_FOR_SEEK));
     return st_slice_make(buf, key.size + 8);
   }
@@ -346,6 +348,7 @@ static st_writer *build_group(strata_db *db, int *rc) {
   for (st_writer *w = first->next; w && !*rc; w = w->next) {
     if (w->sync && !first->sync) break;
     if (!w->batch) break; /* a flush request is handled on its own */
+    if (w->check) break;  /* its check must see every write before it */
     size_t wsz = strata_batch_size(w->batch);
     if (size + wsz > max) break;
     size += wsz;
@@ -367,9 +370,12 @@ static void link_snapshot(strata_db *db, strata_snapshot *s, uint64_t seq) {
   s->next->prev = s;
 }
 
-int st_db_write(strata_db *db, int sync, const strata_batch *batch,
-                const strata_snapshot **post_write_snapshot) {
+static int write_queued(strata_db *db, int sync, const strata_batch *batch,
+                        const strata_snapshot **post_write_snapshot, int (*check)(void *),
+                        void *check_arg) {
   st_writer w;
+  w.check = check;
+  w.check_arg = check_arg;
   w.snapshot = NULL;
   if (post_write_snapshot) {
     /* Allocated up front so a successful write cannot fail afterwards. */
@@ -412,6 +418,13 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
   /* This writer is the queue head: it writes for the group. */
   int rc = make_room_for_write(db, batch == NULL);
   if (!rc && w.sync) rc = st_db_settle_logs(db);
+  if (!rc && check) {
+    /* No write can be applied while we head the queue: the check sees the
+     * state this batch will be applied to. */
+    pthread_mutex_unlock(&db->mu);
+    rc = check(check_arg);
+    pthread_mutex_lock(&db->mu);
+  }
   st_writer *last = &w;
   if (!rc && batch) {
     last = build_group(db, &rc);
@@ -483,6 +496,16 @@ int st_db_write(strata_db *db, int sync, const strata_batch *batch,
   return rc;
 }
 
+int st_db_write(strata_db *db, int sync, const strata_batch *batch,
+                const strata_snapshot **post_write_snapshot) {
+  return write_queued(db, sync, batch, post_write_snapshot, NULL, NULL);
+}
+
+int st_db_write_checked(strata_db *db, int sync, const strata_batch *batch, int (*check)(void *arg),
+                        void *arg) {
+  return write_queued(db, sync, batch, NULL, check, arg);
+}
+
 static int sync_flag(const strata_write_options *wopt) { return wopt ? wopt->sync : 0; }
 
 static const strata_snapshot **post_flag(const strata_write_options *wopt) {
@@ -495,22 +518,26 @@ int strata_write(strata_db *db, const strata_write_options *wopt, const strata_b
   return st_db_write(db, sync_flag(wopt), b, post_flag(wopt));
 }
 
-int strata_put(strata_db *db, const strata_write_options *wopt, const void *key, size_t klen,
-               const void *val, size_t vlen) {
-  if (!db) return st_err(STRATA_EMISUSE, "strata_put: NULL db");
-  if (klen > 0xffffffffu || vlen > 0xffffffffu)
+int st_db_put(strata_db *db, const strata_write_options *wopt, st_slice prefix, const void *key,
+              size_t klen, const void *val, size_t vlen) {
+  if (klen > 0xffffffffu - prefix.size || vlen > 0xffffffffu)
     return st_err(STRATA_EINVAL, "strata_put: key or value larger than 4 GiB - 1");
+  if ((!key && klen) || (!val && vlen))
+    return st_err(STRATA_EINVAL, "strata_put: NULL key or value with a non-zero length");
   /* A one-record batch built on the stack for small entries. */
   strata_batch b;
   char stackbuf[512];
-  size_t need = ST_BATCH_HEADER + 1 + 2 * ST_MAX_VARINT32 + klen + vlen;
+  size_t full = prefix.size + klen;
+  size_t need = ST_BATCH_HEADER + 1 + 2 * ST_MAX_VARINT32 + full + vlen;
   if (need <= sizeof stackbuf) {
     char *p = stackbuf;
     memset(p, 0, ST_BATCH_HEADER);
     st_put_fixed32(p + 8, 1);
     p += ST_BATCH_HEADER;
     *p++ = ST_TYPE_VALUE;
-    p = st_put_varint32(p, (uint32_t)klen);
+    p = st_put_varint32(p, (uint32_t)full);
+    if (prefix.size) memcpy(p, prefix.data, prefix.size);
+    p += prefix.size;
     if (klen) memcpy(p, key, klen);
     p += klen;
     p = st_put_varint32(p, (uint32_t)vlen);
@@ -522,21 +549,74 @@ int strata_put(strata_db *db, const strata_write_options *wopt, const void *key,
     return st_db_write(db, sync_flag(wopt), &b, post_flag(wopt));
   }
   if (st_batch_init(&b)) return STRATA_ENOMEM;
-  int rc = strata_batch_put(&b, key, klen, val, vlen);
+  int rc = st_batch_put_raw(&b, prefix, key, klen, val, vlen);
   if (!rc) rc = st_db_write(db, sync_flag(wopt), &b, post_flag(wopt));
   st_batch_release(&b);
   return rc;
 }
 
-int strata_delete(strata_db *db, const strata_write_options *wopt, const void *key, size_t klen) {
-  if (!db) return st_err(STRATA_EMISUSE, "strata_delete: NULL db");
-  if (klen > 0xffffffffu) return st_err(STRATA_EINVAL, "strata_delete: key larger than 4 GiB - 1");
+int st_db_delete(strata_db *db, const strata_write_options *wopt, st_slice prefix, const void *key,
+                 size_t klen) {
+  if (klen > 0xffffffffu - prefix.size)
+    return st_err(STRATA_EINVAL, "strata_delete: key larger than 4 GiB - 1");
   strata_batch b;
   if (st_batch_init(&b)) return STRATA_ENOMEM;
-  int rc = strata_batch_delete(&b, key, klen);
+  int rc = st_batch_delete_raw(&b, prefix, key, klen);
   if (!rc) rc = st_db_write(db, sync_flag(wopt), &b, post_flag(wopt));
   st_batch_release(&b);
   return rc;
+}
+
+static const st_slice no_prefix = {"", 0};
+
+static int reserved_key(const char *call) {
+  return st_err(STRATA_EINVAL,
+                "%s: key lies in the range reserved for sub-databases (it begins with "
+                "\\xff\\xffstrata\\x00)",
+                call);
+}
+
+int strata_put(strata_db *db, const strata_write_options *wopt, const void *key, size_t klen,
+               const void *val, size_t vlen) {
+  if (!db) return st_err(STRATA_EMISUSE, "strata_put: NULL db");
+  if (key && st_key_is_reserved(key, klen)) return reserved_key("strata_put");
+  return st_db_put(db, wopt, no_prefix, key, klen, val, vlen);
+}
+
+int strata_delete(strata_db *db, const strata_write_options *wopt, const void *key, size_t klen) {
+  if (!db) return st_err(STRATA_EMISUSE, "strata_delete: NULL db");
+  if (key && st_key_is_reserved(key, klen)) return reserved_key("strata_delete");
+  return st_db_delete(db, wopt, no_prefix, key, klen);
+}
+
+int st_db_put_any(strata_db *db, const strata_write_options *wopt, const void *key, size_t klen,
+                  const void *val, size_t vlen) {
+  if (!db) return st_err(STRATA_EMISUSE, "strata_put: NULL db");
+  return st_db_put(db, wopt, no_prefix, key, klen, val, vlen);
+}
+
+int st_db_delete_any(strata_db *db, const strata_write_options *wopt, const void *key,
+                     size_t klen) {
+  if (!db) return st_err(STRATA_EMISUSE, "strata_delete: NULL db");
+  return st_db_delete(db, wopt, no_prefix, key, klen);
+}
+
+int strata_put_in(strata_db *db, strata_subdb *sdb, const strata_write_options *wopt,
+                  const void *key, size_t klen, const void *val, size_t vlen) {
+  if (!sdb) return strata_put(db, wopt, key, klen, val, vlen);
+  if (!db) return st_err(STRATA_EMISUSE, "strata_put_in: NULL db");
+  st_slice prefix;
+  int rc = st_subdb_resolve(db, sdb, &prefix);
+  return rc ? rc : st_db_put(db, wopt, prefix, key, klen, val, vlen);
+}
+
+int strata_delete_in(strata_db *db, strata_subdb *sdb, const strata_write_options *wopt,
+                     const void *key, size_t klen) {
+  if (!sdb) return strata_delete(db, wopt, key, klen);
+  if (!db) return st_err(STRATA_EMISUSE, "strata_delete_in: NULL db");
+  st_slice prefix;
+  int rc = st_subdb_resolve(db, sdb, &prefix);
+  return rc ? rc : st_db_delete(db, wopt, prefix, key, klen);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -554,14 +634,11 @@ st_read_opts st_db_read_opts(const strata_db *db, const strata_read_options *rop
   return ro;
 }
 
-int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, size_t klen,
-               strata_buf *val) {
-  if (!db || !val) return st_err(STRATA_EMISUSE, "strata_get: NULL %s", db ? "value buffer" : "db");
+int st_db_get(strata_db *db, const strata_read_options *ropt, st_slice k, strata_buf *val) {
   st_read_opts ro = st_db_read_opts(db, ropt);
   uint64_t seq;
   st_superversion *sv = st_db_sv_get(db, ropt, &seq);
 
-  st_slice k = st_slice_make(key, klen);
   st_get_stats stats = {NULL, -1};
   int r = st_memtable_get(sv->mem, k, seq, val);
   if (r == ST_MEM_ABSENT && sv->imm) r = st_memtable_get(sv->imm, k, seq, val);
@@ -591,6 +668,44 @@ int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, 
   if (r == ST_MEM_ABSENT || r == ST_MEM_DELETED)
     return st_err_restore(STRATA_ENOTFOUND, "NotFound: key not found");
   return r;
+}
+
+int strata_get(strata_db *db, const strata_read_options *ropt, const void *key, size_t klen,
+               strata_buf *val) {
+  if (!db || !val) return st_err(STRATA_EMISUSE, "strata_get: NULL %s", db ? "value buffer" : "db");
+  /* The reserved range is invisible through strata.h. */
+  if (key && st_key_is_reserved(key, klen))
+    return st_err_restore(STRATA_ENOTFOUND, "NotFound: key not found");
+  return st_db_get(db, ropt, st_slice_make(key, klen), val);
+}
+
+int st_db_get_any(strata_db *db, const strata_read_options *ropt, const void *key, size_t klen,
+                  strata_buf *val) {
+  if (!db || !val) return st_err(STRATA_EMISUSE, "strata_get: NULL %s", db ? "value buffer" : "db");
+  return st_db_get(db, ropt, st_slice_make(key, klen), val);
+}
+
+int strata_get_in(strata_db *db, strata_subdb *sdb, const strata_read_options *ropt,
+                  const void *key, size_t klen, strata_buf *val) {
+  if (!sdb) return strata_get(db, ropt, key, klen, val);
+  if (!db || !val)
+    return st_err(STRATA_EMISUSE, "strata_get_in: NULL %s", db ? "value buffer" : "db");
+  st_slice prefix;
+  int rc = st_subdb_resolve(db, sdb, &prefix);
+  if (rc) return rc;
+  /* prefix + key, on the stack when small. */
+  char stack[256];
+  char *full = stack;
+  size_t n = prefix.size + klen;
+  if (n > sizeof stack) {
+    full = malloc(n);
+    if (!full) return st_err(STRATA_ENOMEM, "strata_get_in: key");
+  }
+  memcpy(full, prefix.data, prefix.size);
+  if (klen) memcpy(full + prefix.size, key, klen);
+  rc = st_db_get(db, ropt, st_slice_make(full, n), val);
+  if (full != stack) free(full);
+  return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -876,6 +991,7 @@ static int recover(strata_db *db, st_version_edit *edit, st_memtable **reused_me
 }
 
 static void db_free(strata_db *db) {
+  st_subdb_join_cleanup(db);
   st_db_join_deleter(db);
   /* First: superversions hold references on versions of vs. */
   st_sv_registry_destroy(&db->svs);
@@ -890,6 +1006,10 @@ static void db_free(strata_db *db) {
   if (db->lock) db->env->unlock_file(db->env, db->lock);
   if (db->info_log) db->info_log->close(db->info_log);
   pthread_mutex_destroy(&db->info_log_mu);
+  st_subdb_free_all(db);
+  pthread_mutex_destroy(&db->subdb_mu);
+  pthread_mutex_destroy(&db->txn_mu);
+  pthread_cond_destroy(&db->txn_cv);
   pthread_mutex_destroy(&db->mu);
   pthread_cond_destroy(&db->bg_cv);
   pthread_cond_destroy(&db->work_cv);
@@ -922,6 +1042,10 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   pthread_mutex_init(&db->info_log_mu, NULL);
   pthread_cond_init(&db->bg_cv, NULL);
   pthread_cond_init(&db->work_cv, NULL);
+  pthread_mutex_init(&db->txn_mu, NULL);
+  pthread_cond_init(&db->txn_cv, NULL);
+  pthread_mutex_init(&db->subdb_mu, NULL);
+  db->next_subdb_id = 1;
   db->snapshots.next = db->snapshots.prev = &db->snapshots;
   int rc = db->dbname ? st_batch_init(&db->group) : st_err(STRATA_ENOMEM, "strata_open");
   if (rc) {
@@ -1033,6 +1157,15 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
     st_error_capture(&saved, rc);
     st_db_log(db, "open failed: %s", saved.msg);
     db_free(db);
+    return st_error_raise(&saved);
+  }
+  /* The sub-database catalog, read through the database itself. */
+  rc = st_subdb_load(db);
+  if (rc) {
+    st_error saved;
+    st_error_capture(&saved, rc);
+    st_db_log(db, "open failed: %s", saved.msg);
+    strata_close(db);
     return st_error_raise(&saved);
   }
   st_db_log(db, "opened; last sequence %llu, log #%llu", (unsigned long long)db->vs.last_sequence,

@@ -25,6 +25,7 @@
 #include "db/builder.h"
 #include "db/db_impl.h"
 #include "db/filename.h"
+#include "db/subdb.h"
 #include "table/table_builder.h"
 #include "util/internal_key.h"
 #include "util/numset.h"
@@ -156,6 +157,9 @@ typedef struct subcompaction {
 typedef struct compaction_state {
   st_compaction *c;
   uint64_t smallest_snapshot; /* entries older than this and shadowed may go */
+  uint32_t *dropped;          /* ids of dropped sub-databases (sorted, owned):
+                                 their records go */
+  size_t ndropped;
   subcompaction subs[MAX_SUBCOMPACTIONS];
   int nsubs;
   int64_t total_bytes;
@@ -292,6 +296,25 @@ static int copyable_block(strata_db *db, const st_iter *input, st_slice *stored)
   return 1;
 }
 
+/* True when ukey is a record of a dropped sub-database (subdb.h): nobody
+ * can read it any more (ids are never reused), so every entry of it goes,
+ * at any level. */
+static int dropped_record(const compaction_state *cs, st_slice ukey) {
+  if (ukey.size < ST_SUBDB_PREFIX_LEN || !st_key_is_reserved(ukey.data, ukey.size) ||
+      ukey.data[ST_RESERVED_LEN] != ST_SUBDB_DATA)
+    return 0;
+  uint32_t id = st_subdb_get_id(ukey.data + ST_RESERVED_LEN + 1);
+  size_t lo = 0, hi = cs->ndropped;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (cs->dropped[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < cs->ndropped && cs->dropped[lo] == id;
+}
+
 /* Merges the compaction's inputs within sub's range into new tables,
  * dropping entries no snapshot can see. Runs without mu. */
 static int merge_range(subcompaction *sub) {
@@ -356,6 +379,7 @@ static int merge_range(subcompaction *sub) {
         drop = 1;
       }
       last_sequence_for_key = pk.sequence;
+      if (!drop && cs->ndropped && dropped_record(cs, pk.user_key)) drop = 1;
     }
     if (!drop) {
       if (!sub->builder && (rc = open_output(db, sub))) break;
@@ -473,6 +497,13 @@ static int do_compaction_work(strata_db *db, compaction_state *cs) {
   st_compaction *c = cs->c;
   uint64_t start = db->env->now_micros(db->env);
   cs->smallest_snapshot = st_db_smallest_snapshot(db);
+  if (db->ndropped) {
+    cs->dropped = malloc(db->ndropped * sizeof *cs->dropped);
+    if (cs->dropped) {
+      memcpy(cs->dropped, db->dropped_ids, db->ndropped * sizeof *cs->dropped);
+      cs->ndropped = db->ndropped;
+    }
+  }
   pthread_mutex_unlock(&db->mu);
   /* Unlocked: the split may open an input table. */
   int rc = plan_ranges(db, cs);
@@ -581,6 +612,7 @@ static void cleanup_compaction(strata_db *db, compaction_state *cs, int installe
     st_buf_free(&sub->hi);
   }
   st_compaction_free(cs->c);
+  free(cs->dropped);
 }
 
 /* Runs compaction c (which it frees) and collects the files it made
@@ -909,18 +941,28 @@ static int manual_compact_level(strata_db *db, int level, const st_slice *begin,
   return rc;
 }
 
-int strata_compact_range(strata_db *db, const void *begin, size_t blen, const void *end,
-                         size_t elen) {
-  if (!db) return st_err(STRATA_EMISUSE, "strata_compact_range: NULL db");
-  st_slice b = st_slice_make(begin, blen), e = st_slice_make(end, elen);
-  const st_slice *bp = begin ? &b : NULL, *ep = end ? &e : NULL;
-
+int st_db_compact_tables(strata_db *db, const st_slice *bp, const st_slice *ep, int rewrite) {
   /* Deepest level holding something in the range. */
   int max_level = 1;
   pthread_mutex_lock(&db->mu);
   for (int l = 1; l < ST_NUM_LEVELS; l++)
     if (st_version_overlap_in_level(db->vs.current, l, bp, ep)) max_level = l;
   pthread_mutex_unlock(&db->mu);
+  /* Pushing the deepest level one further rewrites its tables too. */
+  if (rewrite && max_level < ST_NUM_LEVELS - 1) max_level++;
+  int rc = 0;
+  for (int l = 0; l < max_level && !rc; l++)
+    rc = manual_compact_level(db, l, bp, ep);
+  return rc;
+}
+
+int strata_compact_range(strata_db *db, const void *begin, size_t blen, const void *end,
+                         size_t elen) {
+  if (!db) return st_err(STRATA_EMISUSE, "strata_compact_range: NULL db");
+  if (db->opts.read_only)
+    return st_err(STRATA_EINVAL, "%s: read-only database: cannot compact", db->dbname);
+  st_slice b = st_slice_make(begin, blen), e = st_slice_make(end, elen);
+  const st_slice *bp = begin ? &b : NULL, *ep = end ? &e : NULL;
 
   /* Flush the memtable (an empty write that forces a switch), and wait for
    * the flush to finish. */
@@ -932,8 +974,5 @@ int strata_compact_range(strata_db *db, const void *begin, size_t blen, const vo
   if (db->bg_error.code) rc = st_error_raise(&db->bg_error);
   pthread_mutex_unlock(&db->mu);
   if (rc) return rc;
-
-  for (int l = 0; l < max_level && !rc; l++)
-    rc = manual_compact_level(db, l, bp, ep);
-  return rc;
+  return st_db_compact_tables(db, bp, ep, 0);
 }

@@ -33,6 +33,12 @@ struct strata_snapshot {
 /* One caller of write(), waiting in the write queue. */
 typedef struct st_writer {
   const strata_batch *batch; /* NULL: only make room (force a flush) */
+  /* If not NULL, called by this writer once it heads the queue, before its
+   * batch is applied and with no other write in progress (mu released): a
+   * non-zero return fails the write and applies nothing. A transaction's
+   * commit check (txn.c); such a writer is never grouped behind another. */
+  int (*check)(void *arg);
+  void *check_arg;
   strata_snapshot *snapshot; /* post-write snapshot to fill in, or NULL */
   int sync;
   int done;
@@ -110,6 +116,26 @@ struct strata_db {
   st_level_stats stats[ST_NUM_LEVELS]; /* [mu] */
 
   st_sv_registry svs; /* the installed superversion; own cache lines */
+
+  /* Transactions (txn.c). */
+  pthread_mutex_t txn_mu;
+  pthread_cond_t txn_cv;     /* an exclusive write transaction ended */
+  int exclusive_open;        /* [txn_mu] an exclusive write transaction is open */
+  pthread_t exclusive_owner; /* [txn_mu] the thread that began it */
+
+  /* Sub-databases (subdb.c). Lock order: subdb_mu, then mu. */
+  pthread_mutex_t subdb_mu;
+  strata_subdb *subdbs;         /* [subdb_mu] every handle made (dropped ones
+                                   too, until close), newest first */
+  uint32_t next_subdb_id;       /* [subdb_mu] */
+  uint32_t *dropped_ids;        /* [mu] sorted: compactions discard these ids'
+                                   records */
+  size_t ndropped, cap_dropped; /* [mu] */
+  uint32_t *cleanup_ids;        /* [mu] dropped ids whose ranges the cleanup
+                                   thread is to compact */
+  size_t ncleanup, cap_cleanup; /* [mu] */
+  st_thread *cleanup_thread;    /* [mu] */
+  int cleanup_running;          /* [mu] */
 };
 
 /* --- db.c --- */
@@ -137,6 +163,19 @@ st_read_opts st_db_read_opts(const strata_db *db, const strata_read_options *rop
 /* Applies batch (NULL: force the memtable to be flushed). */
 int st_db_write(strata_db *db, int sync, const strata_batch *batch,
                 const strata_snapshot **post_write_snapshot);
+/* Applies batch once check(arg) (see st_writer) has returned 0 at the head
+ * of the write queue; returns check's error otherwise, applying nothing. */
+int st_db_write_checked(strata_db *db, int sync, const strata_batch *batch, int (*check)(void *arg),
+                        void *arg);
+/* Point read of the stored key `key` (no reserved-range rule), as
+ * strata_get. */
+int st_db_get(strata_db *db, const strata_read_options *ropt, st_slice key, strata_buf *val);
+/* A put or delete of the stored key prefix+key (no reserved-range rule;
+ * leveldb/c.h writes every key as LevelDB does), as strata_put. */
+int st_db_put(strata_db *db, const strata_write_options *wopt, st_slice prefix, const void *key,
+              size_t klen, const void *val, size_t vlen);
+int st_db_delete(strata_db *db, const strata_write_options *wopt, st_slice prefix, const void *key,
+                 size_t klen);
 int st_db_pending_add(strata_db *db, uint64_t number);     /* mu held */
 void st_db_pending_remove(strata_db *db, uint64_t number); /* mu held */
 uint64_t st_db_smallest_snapshot(strata_db *db);           /* mu held */
@@ -152,6 +191,14 @@ void st_db_bg_thread(void *arg);
 void st_db_join_deleter(strata_db *db);
 /* Wakes the background thread if there is work. REQUIRE: mu held. */
 void st_db_maybe_schedule(strata_db *db);
+/* Compacts the tables overlapping [begin, end] (user keys; NULL: open)
+ * level by level down to the deepest level holding any, as
+ * strata_compact_range without flushing the memtable first; with rewrite,
+ * the deepest level's tables are compacted one level further too, so
+ * every table in the range is rewritten (what discards a dropped
+ * sub-database's records). Returns early (STRATA_EIO, "database is
+ * closing") when the database closes. */
+int st_db_compact_tables(strata_db *db, const st_slice *begin, const st_slice *end, int rewrite);
 /* Flushes mem to a level-0 table during recovery (no version base) or imm
  * at run time; adds the file to edit. REQUIRE: mu held (released inside). */
 int st_db_write_level0_table(strata_db *db, st_memtable *mem, st_version_edit *edit,
@@ -160,8 +207,25 @@ int st_db_write_level0_table(strata_db *db, st_memtable *mem, st_version_edit *e
 void st_db_delete_obsolete_files(strata_db *db);
 
 /* --- db_iter.c --- */
+/* What an iterator shows: every key (leveldb/c.h), the main database
+ * without the reserved range (strata.h), or one sub-database. */
+enum { ST_ITER_RAW, ST_ITER_MAIN, ST_ITER_SUBDB };
 /* An iterator over internal iterator `internal` (owned) showing the user
- * view at `sequence`. */
-strata_iter *st_db_iter_new(strata_db *db, st_iter *internal, uint64_t sequence);
+ * view at `sequence` in mode; prefix is the sub-database's key prefix
+ * (SUBDB; borrowed, must outlive the iterator), ignored otherwise. NULL
+ * when out of memory (internal is destroyed then). */
+strata_iter *st_db_iter_new(strata_db *db, st_iter *internal, uint64_t sequence, int mode,
+                            st_slice prefix);
+/* Makes it a transaction's iterator (db_iter.c's top comment), reading the
+ * transaction's state at write count ops. */
+void st_db_iter_set_txn(strata_iter *it, strata_txn *txn, uint64_t ops);
+/* A raw iterator (every key) over the current state for the library's
+ * own reads (the sub-database catalog at open): it takes no thread slot
+ * (superversion.h). */
+int st_db_iter_create_internal(strata_db *db, strata_iter **itp);
+/* The merged internal iterator over sv's memtables and version, taking
+ * over the caller's reference on sv (released when the iterator is
+ * destroyed, or here on failure). No lock needed. */
+int st_db_internal_iter(strata_db *db, const st_read_opts *ro, st_superversion *sv, st_iter **out);
 
 #endif

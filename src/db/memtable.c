@@ -248,7 +248,11 @@ int st_memtable_add(st_memtable *m, uint64_t seq, int type, st_slice key, st_sli
   return 0;
 }
 
-int st_memtable_get(st_memtable *m, st_slice key, uint64_t seq, st_buf *val) {
+/* The newest entry of key with sequence <= seq; its sequence number in
+ * *found_seq when found_seq is not NULL, its value in *val when val is not
+ * NULL. */
+static inline int lookup(st_memtable *m, st_slice key, uint64_t seq, st_buf *val,
+                         uint64_t *found_seq) {
   char stack[STACK_KEY];
   char *buf = stack;
   size_t n = key.size + 8;
@@ -267,14 +271,25 @@ int st_memtable_get(st_memtable *m, st_slice key, uint64_t seq, st_buf *val) {
 
   st_slice ikey = entry_ikey(entry_of(x));
   if (st_ucmp(m->ucmp, st_ikey_user(ikey), key) != 0) return ST_MEM_ABSENT;
-  switch ((int)(st_ikey_tag(ikey) & 0xff)) {
+  uint64_t tag = st_ikey_tag(ikey);
+  if (found_seq) *found_seq = tag >> 8;
+  switch ((int)(tag & 0xff)) {
   case ST_TYPE_VALUE: {
+    if (!val) return ST_MEM_FOUND;
     st_slice v = entry_value(ikey);
     return st_buf_set(val, v.data, v.size) ? STRATA_ENOMEM : ST_MEM_FOUND;
   }
   case ST_TYPE_DELETION: return ST_MEM_DELETED;
   default: return ST_MEM_ABSENT;
   }
+}
+
+int st_memtable_get(st_memtable *m, st_slice key, uint64_t seq, st_buf *val) {
+  return lookup(m, key, seq, val, NULL);
+}
+
+int st_memtable_newest(st_memtable *m, st_slice key, uint64_t *seq) {
+  return lookup(m, key, ST_MAX_SEQUENCE, NULL, seq);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -45,6 +45,11 @@ enum { ST_MEM_ABSENT = 0, ST_MEM_FOUND = 1, ST_MEM_DELETED = 2 };
  * both), or STRATA_ENOMEM. Lock-free; safe while the writer adds. */
 int st_memtable_get(st_memtable *m, st_slice key, uint64_t seq, st_buf *val);
 
+/* The newest entry of key at any sequence number: ST_MEM_FOUND or
+ * ST_MEM_DELETED with its sequence number in *seq, or ST_MEM_ABSENT. For a
+ * transaction's commit check. Lock-free like get. Errors: STRATA_ENOMEM. */
+int st_memtable_newest(st_memtable *m, st_slice key, uint64_t *seq);
+
 /* An iterator over internal keys (values as stored), lock-free like get:
  * it sees entries added after its creation if it reaches them. seek()
  * takes an internal key (user key + 8-byte tag); prev() is a search from

@@ -75,6 +75,18 @@ static inline int st_key_is_reserved(const void *key, size_t klen) {
  * close). Errors: STRATA_EINVAL (dropped, another database's handle). */
 int st_subdb_resolve(strata_db *db, strata_subdb *sdb, st_slice *prefix);
 
+/* Reads the catalog into db's handle list and dropped ids (at open, and at
+ * a read-only handle's catch-up: handles already given out stay valid, and
+ * one whose sub-database the writer dropped is marked dropped).
+ * Errors: STRATA_ECORRUPTION (a malformed catalog record), STRATA_EIO,
+ * STRATA_ENOMEM. */
+int st_subdb_load(strata_db *db);
+/* Frees every handle (database close). */
+void st_subdb_free_all(strata_db *db);
+/* Waits for the thread compacting dropped sub-databases' ranges (database
+ * close: after the background thread has stopped, which stops it). */
+void st_subdb_join_cleanup(strata_db *db);
+
 /* Writes the 4-byte big-endian id at p. */
 static inline void st_subdb_put_id(char *p, uint32_t id) {
   p[0] = (char)(id >> 24);

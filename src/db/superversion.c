@@ -299,6 +299,8 @@ void st_sv_install(st_sv_registry *r, st_superversion *fresh, st_memtable *mem, 
 /* Reads                                                                    */
 /* ------------------------------------------------------------------------ */
 
+st_superversion *st_sv_acquire(st_sv_registry *r) { return ref_current(r); }
+
 st_superversion *st_sv_get(st_sv_registry *r) {
   st_sv_slot *s = find_slot(r);
   if (!s) s = register_slot(r);

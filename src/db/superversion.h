@@ -140,6 +140,12 @@ st_superversion *st_sv_get(st_sv_registry *r);
 /* Ends the use of sv from st_sv_get (on the same thread). */
 void st_sv_put(st_sv_registry *r, st_superversion *sv);
 
+/* A reference on the installed superversion taken without this thread's
+ * slot (so without registering one): for one-off reads by the library
+ * itself, such as open reading the sub-database catalog. Drop it with
+ * st_sv_unref_unlocked. */
+st_superversion *st_sv_acquire(st_sv_registry *r);
+
 /* An extra reference (for an iterator, which keeps sv past st_sv_put). */
 void st_sv_ref(st_superversion *sv);
 /* Drops a reference, freeing sv at zero. REQUIRE: db mu held. */

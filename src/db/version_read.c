@@ -196,9 +196,9 @@ st_iter *st_vset_make_input_iterator(st_version_set *vs, st_compaction *c) {
 typedef struct saver {
   const st_comparator *ucmp;
   st_slice user_key;
-  st_buf *val;
-  int state; /* ST_MEM_ABSENT / FOUND / DELETED */
-  const char *path_hint;
+  st_buf *val; /* NULL: only the state and sequence are wanted */
+  int state;   /* ST_MEM_ABSENT / FOUND / DELETED */
+  uint64_t sequence;
 } saver;
 
 static int save_value(void *arg, st_slice k, st_slice v) {
@@ -206,8 +206,9 @@ static int save_value(void *arg, st_slice k, st_slice v) {
   st_parsed_ikey pk;
   if (!st_ikey_parse(k, &pk)) return st_err_corrupt("table holds a malformed internal key");
   if (st_ucmp(s->ucmp, pk.user_key, s->user_key) != 0) return 0;
+  s->sequence = pk.sequence;
   if (pk.type == ST_TYPE_VALUE) {
-    if (st_buf_set(s->val, v.data, v.size)) return STRATA_ENOMEM;
+    if (s->val && st_buf_set(s->val, v.data, v.size)) return STRATA_ENOMEM;
     s->state = ST_MEM_FOUND;
   } else {
     s->state = ST_MEM_DELETED;
@@ -220,11 +221,11 @@ static int cmp_newest_first(const void *a, const void *b) {
   return fa->number > fb->number ? -1 : (fa->number < fb->number);
 }
 
-int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, st_buf *val,
-                   st_get_stats *stats) {
+static int version_lookup(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, st_buf *val,
+                          st_get_stats *stats, uint64_t *found_seq) {
   st_version_set *vs = v->vset;
   const st_comparator *ucmp = vs->ucmp;
-  saver s = {ucmp, st_ikey_user(lookup_ikey), val, ST_MEM_ABSENT, NULL};
+  saver s = {ucmp, st_ikey_user(lookup_ikey), val, ST_MEM_ABSENT, 0};
   /* A read that has to look in more than one file charges the first one a
    * seek: a file charged too often is compacted away (seek compaction). */
   st_file_meta *last_read = NULL;
@@ -265,7 +266,10 @@ int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, 
     }
     if (tmp != stackv) free(tmp);
     if (rc) return rc;
-    if (s.state != ST_MEM_ABSENT) return s.state;
+    if (s.state != ST_MEM_ABSENT) {
+      if (found_seq) *found_seq = s.sequence;
+      return s.state;
+    }
   }
   /* Deeper levels: at most one file per level can hold the key. */
   for (int l = 1; l < ST_NUM_LEVELS; l++) {
@@ -278,10 +282,23 @@ int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, 
     CHARGE(f, l);
     int rc = st_table_cache_get(vs->tc, ro, f->number, f->file_size, lookup_ikey, &s, save_value);
     if (rc) return rc;
-    if (s.state != ST_MEM_ABSENT) return s.state;
+    if (s.state != ST_MEM_ABSENT) {
+      if (found_seq) *found_seq = s.sequence;
+      return s.state;
+    }
   }
   return ST_MEM_ABSENT;
 #undef CHARGE
+}
+
+int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, st_buf *val,
+                   st_get_stats *stats) {
+  return version_lookup(v, ro, lookup_ikey, val, stats, NULL);
+}
+
+int st_version_newest(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, uint64_t *seq) {
+  st_get_stats stats;
+  return version_lookup(v, ro, lookup_ikey, NULL, &stats, seq);
 }
 
 int st_version_charge_seek(const st_get_stats *stats) {

@@ -193,6 +193,11 @@ typedef struct st_get_stats {
 int st_version_get(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, st_buf *val,
                    st_get_stats *stats);
 
+/* Like st_version_get without copying the value: the state of the newest
+ * entry at or below the lookup key's sequence, and its sequence number in
+ * *seq when there is one. No seek is charged. */
+int st_version_newest(st_version *v, const st_read_opts *ro, st_slice lookup_ikey, uint64_t *seq);
+
 /* Charges the seek recorded in stats (no lock needed); returns 1 when the
  * file ran out of allowed seeks (and now and then after that, until it is
  * compacted), so st_version_mark_seek_compaction should be called. */

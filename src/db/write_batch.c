@@ -17,10 +17,13 @@
  */
 #include "db/write_batch.h"
 
+#include "db/db_raw.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/memtable.h"
+#include "db/subdb.h"
 #include "util/error.h"
 #include "util/internal_key.h"
 
@@ -63,19 +66,21 @@ static inline char *put_lp(char *p, const void *s, size_t n) {
   return p + n;
 }
 
-/* Appends one record; the batch is unchanged on error. */
-static int add_record(strata_batch *b, int type, const void *key, size_t klen, const void *val,
-                      size_t vlen) {
+/* Appends one record whose key is pre followed by key (pre: a
+ * sub-database's prefix, or empty); the batch is unchanged on error. */
+static int add_record(strata_batch *b, int type, st_slice pre, const void *key, size_t klen,
+                      const void *val, size_t vlen) {
   if (!b) return st_err(STRATA_EMISUSE, "NULL batch");
   if ((!key && klen) || (!val && vlen))
     return st_err(STRATA_EINVAL, "NULL key or value with a non-zero length");
   /* A key also gets an 8-byte tag inside a varint32-sized internal key. */
-  if (klen > UINT32_MAX - 8 || vlen > UINT32_MAX)
+  if (klen > UINT32_MAX - 8 - pre.size || vlen > UINT32_MAX)
     return st_err(STRATA_EINVAL, "key or value larger than 4 GiB - 1 bytes");
   uint32_t count = st_batch_get_count(b);
   if (count == UINT32_MAX) return st_err(STRATA_EINVAL, "batch holds too many operations");
 
-  uint64_t need = 1 + lp_size(klen);
+  size_t full = pre.size + klen;
+  uint64_t need = 1 + lp_size(full);
   if (type == ST_TYPE_VALUE) need += lp_size(vlen);
   if (need > SIZE_MAX)
     return st_err(STRATA_ENOMEM, "batch record of %llu bytes", (unsigned long long)need);
@@ -83,19 +88,72 @@ static int add_record(strata_batch *b, int type, const void *key, size_t klen, c
   if (st_buf_reserve(&b->rep, (size_t)need)) return STRATA_ENOMEM;
   char *p = b->rep.data + b->rep.size;
   *p++ = (char)type;
-  p = put_lp(p, key, klen);
+  p = st_put_varint32(p, (uint32_t)full);
+  if (pre.size) memcpy(p, pre.data, pre.size);
+  p += pre.size;
+  if (klen) memcpy(p, key, klen);
+  p += klen;
   if (type == ST_TYPE_VALUE) p = put_lp(p, val, vlen);
   b->rep.size = (size_t)(p - b->rep.data);
   st_batch_set_count(b, count + 1);
   return 0;
 }
 
+static const st_slice no_prefix = {"", 0};
+
+static int reserved_key_error(const char *call) {
+  return st_err(STRATA_EINVAL,
+                "%s: key lies in the range reserved for sub-databases (it begins with "
+                "\\xff\\xffstrata\\x00)",
+                call);
+}
+
 int strata_batch_put(strata_batch *b, const void *key, size_t klen, const void *val, size_t vlen) {
-  return add_record(b, ST_TYPE_VALUE, key, klen, val, vlen);
+  if (key && st_key_is_reserved(key, klen)) return reserved_key_error("strata_batch_put");
+  return add_record(b, ST_TYPE_VALUE, no_prefix, key, klen, val, vlen);
 }
 
 int strata_batch_delete(strata_batch *b, const void *key, size_t klen) {
-  return add_record(b, ST_TYPE_DELETION, key, klen, NULL, 0);
+  if (key && st_key_is_reserved(key, klen)) return reserved_key_error("strata_batch_delete");
+  return add_record(b, ST_TYPE_DELETION, no_prefix, key, klen, NULL, 0);
+}
+
+int st_batch_put_any(strata_batch *b, const void *key, size_t klen, const void *val, size_t vlen) {
+  return add_record(b, ST_TYPE_VALUE, no_prefix, key, klen, val, vlen);
+}
+
+int st_batch_delete_any(strata_batch *b, const void *key, size_t klen) {
+  return add_record(b, ST_TYPE_DELETION, no_prefix, key, klen, NULL, 0);
+}
+
+int st_batch_put_raw(strata_batch *b, st_slice prefix, const void *key, size_t klen,
+                     const void *val, size_t vlen) {
+  return add_record(b, ST_TYPE_VALUE, prefix, key, klen, val, vlen);
+}
+
+int st_batch_delete_raw(strata_batch *b, st_slice prefix, const void *key, size_t klen) {
+  return add_record(b, ST_TYPE_DELETION, prefix, key, klen, NULL, 0);
+}
+
+/* The prefix of sdb's keys, checking the handle (no database to compare
+ * it with here: a batch is not bound to one until it is written). */
+static int batch_prefix(strata_subdb *sdb, st_slice *prefix) {
+  return st_subdb_resolve(sdb ? sdb->db : NULL, sdb, prefix);
+}
+
+int strata_batch_put_in(strata_batch *b, strata_subdb *sdb, const void *key, size_t klen,
+                        const void *val, size_t vlen) {
+  if (!sdb) return strata_batch_put(b, key, klen, val, vlen);
+  st_slice prefix;
+  int rc = batch_prefix(sdb, &prefix);
+  return rc ? rc : add_record(b, ST_TYPE_VALUE, prefix, key, klen, val, vlen);
+}
+
+int strata_batch_delete_in(strata_batch *b, strata_subdb *sdb, const void *key, size_t klen) {
+  if (!sdb) return strata_batch_delete(b, key, klen);
+  st_slice prefix;
+  int rc = batch_prefix(sdb, &prefix);
+  return rc ? rc : add_record(b, ST_TYPE_DELETION, prefix, key, klen, NULL, 0);
 }
 
 void strata_batch_clear(strata_batch *b) {
@@ -168,6 +226,22 @@ static int walk(st_slice rep, record_fn fn, void *state) {
 }
 
 int st_batch_validate(const strata_batch *b) { return walk(st_batch_contents(b), NULL, NULL); }
+
+int st_batch_next_record(const strata_batch *b, size_t *pos, int *type, st_slice *key,
+                         st_slice *val) {
+  if (*pos < ST_BATCH_HEADER) *pos = ST_BATCH_HEADER;
+  const char *p = b->rep.data + *pos, *limit = b->rep.data + b->rep.size;
+  if (p >= limit) return 0;
+  *type = (unsigned char)*p++;
+  *val = st_slice_make("", 0);
+  if (*type != ST_TYPE_VALUE && *type != ST_TYPE_DELETION)
+    return st_err_corrupt("write batch: unknown record tag 0x%02x at byte %zu", *type, *pos);
+  p = st_get_length_prefixed(p, limit, key);
+  if (p && *type == ST_TYPE_VALUE) p = st_get_length_prefixed(p, limit, val);
+  if (!p) return st_err_corrupt("write batch: truncated record at byte %zu", *pos);
+  *pos = (size_t)(p - b->rep.data);
+  return 1;
+}
 
 typedef struct user_cb {
   void *state;

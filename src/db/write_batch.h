@@ -54,6 +54,21 @@ int st_batch_set_contents(strata_batch *b, st_slice contents);
  * treat mem as damaged (e.g. fail the write path for good). */
 int st_batch_insert_into(const strata_batch *b, struct st_memtable *mem);
 
+/* Appends a put/delete of key prefix+key without the reserved-range check
+ * of strata_batch_put (for leveldb/c.h, which is LevelDB and allows every
+ * key, and for sub-database and catalog records). prefix may be empty.
+ * Errors and atomicity as strata_batch_put. */
+int st_batch_put_raw(strata_batch *b, st_slice prefix, const void *key, size_t klen,
+                     const void *val, size_t vlen);
+int st_batch_delete_raw(strata_batch *b, st_slice prefix, const void *key, size_t klen);
+
+/* Reads the record at byte offset *pos (0: the first) and advances *pos:
+ * returns 1 with its type (ST_TYPE_VALUE or ST_TYPE_DELETION), key and
+ * value (empty for a delete; both point into b), 0 past the last record,
+ * or STRATA_ECORRUPTION. */
+int st_batch_next_record(const strata_batch *b, size_t *pos, int *type, st_slice *key,
+                         st_slice *val);
+
 /* Checks the encoding: every record parses and the count matches.
  * Returns 0 or STRATA_ECORRUPTION. */
 int st_batch_validate(const strata_batch *b);

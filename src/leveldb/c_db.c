@@ -11,6 +11,7 @@
 
 #include "c_internal.h"
 #include "db/db_iter.h"
+#include "db/db_raw.h"
 
 static strata_db *db_of(leveldb_t *db) { return db ? db->db : NULL; }
 
@@ -51,13 +52,13 @@ void leveldb_close(leveldb_t *db) {
 
 void leveldb_put(leveldb_t *db, const leveldb_writeoptions_t *options, const char *key,
                  size_t keylen, const char *val, size_t vallen, char **errptr) {
-  int rc = strata_put(db_of(db), wopt_of(options), key, keylen, val, vallen);
+  int rc = st_db_put_any(db_of(db), wopt_of(options), key, keylen, val, vallen);
   if (rc) ldbc_set_error(errptr, rc);
 }
 
 void leveldb_delete(leveldb_t *db, const leveldb_writeoptions_t *options, const char *key,
                     size_t keylen, char **errptr) {
-  int rc = strata_delete(db_of(db), wopt_of(options), key, keylen);
+  int rc = st_db_delete_any(db_of(db), wopt_of(options), key, keylen);
   if (rc) ldbc_set_error(errptr, rc);
 }
 
@@ -79,7 +80,7 @@ void leveldb_write(leveldb_t *db, const leveldb_writeoptions_t *options,
 char *leveldb_get(leveldb_t *db, const leveldb_readoptions_t *options, const char *key,
                   size_t keylen, size_t *vallen, char **errptr) {
   strata_buf val = STRATA_BUF_INIT;
-  int rc = strata_get(db_of(db), ropt_of(options), key, keylen, &val);
+  int rc = st_db_get_any(db_of(db), ropt_of(options), key, keylen, &val);
   if (rc) {
     strata_buf_free(&val);
     if (vallen) *vallen = 0;
@@ -177,7 +178,7 @@ void leveldb_repair_db(const leveldb_options_t *options, const char *name, char 
 leveldb_iterator_t *leveldb_create_iterator(leveldb_t *db, const leveldb_readoptions_t *options) {
   leveldb_iterator_t *it = calloc(1, sizeof *it);
   if (!it) return NULL;
-  int rc = strata_iter_create(db_of(db), ropt_of(options), &it->it);
+  int rc = st_db_iter_create_raw(db_of(db), ropt_of(options), &it->it);
   if (rc) {
     /* LevelDB hands back an iterator that is never valid and reports the
      * error through leveldb_iter_get_error; do the same. Without even room

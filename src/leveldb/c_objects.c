@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "c_internal.h"
+#include "db/db_raw.h"
 
 /* ------------------------------------------------------------------------ */
 /* Database options                                                         */
@@ -163,11 +164,11 @@ void leveldb_writebatch_clear(leveldb_writebatch_t *b) {
 
 void leveldb_writebatch_put(leveldb_writebatch_t *b, const char *key, size_t klen, const char *val,
                             size_t vlen) {
-  if (b) note_failure(b, strata_batch_put(b->batch, key, klen, val, vlen));
+  if (b) note_failure(b, st_batch_put_any(b->batch, key, klen, val, vlen));
 }
 
 void leveldb_writebatch_delete(leveldb_writebatch_t *b, const char *key, size_t klen) {
-  if (b) note_failure(b, strata_batch_delete(b->batch, key, klen));
+  if (b) note_failure(b, st_batch_delete_any(b->batch, key, klen));
 }
 
 void leveldb_writebatch_iterate(const leveldb_writebatch_t *b, void *state,

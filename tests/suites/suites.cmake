@@ -1,5 +1,7 @@
 # System-level suites (included from tests/CMakeLists.txt).
 #   suite.model     randomized model test against an in-memory oracle
+#   suite.txn_model the same for transactions and sub-databases
+#   suite.txn_threads transfers in transactions beside plain writers and readers
 #   suite.crash     SIGKILL a writer, check durability and batch atomicity
 #   suite.badfiles  damaged log/table/MANIFEST/CURRENT: clean errors only
 #   suite.corrupt   one flipped byte per file: open, reads, check and repair outcomes
@@ -9,7 +11,7 @@
 # Op counts shrink under STRATA_TEST_SCALE=asan (set by `make test-asan`).
 set(SUITES_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-foreach(name model_test crash_test badfiles_test threads_test corrupt_test)
+foreach(name model_test txn_model_test txn_threads_test crash_test badfiles_test threads_test corrupt_test)
   add_executable(${name} ${SUITES_DIR}/${name}.c)
   target_link_libraries(${name} PRIVATE strata_static)
 endforeach()
@@ -22,6 +24,8 @@ add_executable(strata_tool ${SUITES_DIR}/compat/strata_tool.c)
 target_link_libraries(strata_tool PRIVATE strata_static)
 
 add_test(NAME suite.model COMMAND model_test)
+add_test(NAME suite.txn_model COMMAND txn_model_test)
+add_test(NAME suite.txn_threads COMMAND txn_threads_test)
 add_test(NAME suite.crash COMMAND crash_test)
 add_test(NAME suite.badfiles COMMAND badfiles_test)
 add_test(NAME suite.threads COMMAND threads_test)
@@ -29,6 +33,8 @@ add_test(NAME suite.corrupt COMMAND corrupt_test)
 add_test(NAME suite.golden
          COMMAND sh ${SUITES_DIR}/golden/golden_test.sh $<TARGET_FILE:strata_tool> ${SUITES_DIR}/golden)
 set_tests_properties(suite.model PROPERTIES TIMEOUT 900 LABELS suite)
+set_tests_properties(suite.txn_model PROPERTIES TIMEOUT 600 LABELS suite)
+set_tests_properties(suite.txn_threads PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.crash PROPERTIES TIMEOUT 600 LABELS suite)
 set_tests_properties(suite.badfiles PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.threads PROPERTIES TIMEOUT 300 LABELS suite)

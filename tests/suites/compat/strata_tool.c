@@ -2,7 +2,23 @@
  * strata_tool.c - the Strata side of the compatibility tests: the same
  * write, append and dump commands as ldb_tool (compat_common.h), through
  * strata.h. Linked with strata_static only, never with LevelDB.
+ *
+ * With STRATA_TOOL_RAW=1 in the environment, dump reads every key as
+ * leveldb/c.h (and LevelDB) do, the range reserved for sub-databases
+ * included, so its output can be compared with ldb_tool's byte for byte.
+ *
+ * Commands of its own, for sub-databases and transactions:
+ *   subdbs  DIR SEED N   open DIR, create sub-databases a, b and c, and
+ *                        apply N ops to them: puts, deletes, transactions
+ *                        spanning them and the main database (committed),
+ *                        one dropped and made anew; compactions on the way,
+ *                        a tail left in the log
+ *   subdump DIR          every sub-database by name: its keys and values,
+ *                        forward then backward
  */
+#include <stdlib.h>
+
+#include "db/db_raw.h"
 #include "strata.h"
 
 #include "compat_common.h"
@@ -83,9 +99,15 @@ static void cdb_compact(compat_db *d, const void *b, size_t bl, const void *e, s
   check_rc(strata_compact_range(d->db, b, bl, e, el), "strata_compact_range");
 }
 
+static int raw_mode(void) {
+  const char *e = getenv("STRATA_TOOL_RAW");
+  return e && strcmp(e, "1") == 0;
+}
+
 static int cdb_get(compat_db *d, const void *k, size_t kl, char **v, size_t *vl) {
   strata_buf buf = STRATA_BUF_INIT;
-  int rc = strata_get(d->db, &d->ro, k, kl, &buf);
+  int rc = raw_mode() ? st_db_get_any(d->db, &d->ro, k, kl, &buf)
+                      : strata_get(d->db, &d->ro, k, kl, &buf);
   *v = NULL;
   *vl = 0;
   if (rc == STRATA_ENOTFOUND) return 0;
@@ -111,7 +133,9 @@ static void cdb_print_levels(compat_db *d, const char *when) {
 
 static compat_iter *cdb_iter(compat_db *d) {
   compat_iter *it = malloc(sizeof *it);
-  check_rc(strata_iter_create(d->db, &d->ro, &it->it), "strata_iter_create");
+  check_rc(raw_mode() ? st_db_iter_create_raw(d->db, &d->ro, &it->it)
+                      : strata_iter_create(d->db, &d->ro, &it->it),
+           "strata_iter_create");
   return it;
 }
 
@@ -135,4 +159,100 @@ static int cdb_valid(compat_iter *it) {
 static const char *cdb_key(compat_iter *it, size_t *kl) { return strata_iter_key(it->it, kl); }
 static const char *cdb_value(compat_iter *it, size_t *vl) { return strata_iter_value(it->it, vl); }
 
-int main(int argc, char **argv) { return compat_main(argc, argv, "strata_tool"); }
+/* ------------------------------------------------------------------------ */
+/* Sub-databases and transactions                                           */
+/* ------------------------------------------------------------------------ */
+
+static void subdbs(const char *dir, uint64_t seed, uint64_t n) {
+  compat_db *d = cdb_open(dir, 0, compat_find_profile("small"));
+  strata_subdb *s[3];
+  const char *names[3] = {"a", "b", "c"};
+  for (int i = 0; i < 3; i++)
+    check_rc(strata_subdb_open(d->db, names[i], 1, &s[i]), "strata_subdb_open");
+  compat_bufs b = {malloc(1 << 20), malloc(1 << 20)};
+  for (uint64_t i = 0; i < n; i++) {
+    su_rng r;
+    su_rng_seed(&r, su_derive(seed, i));
+    uint64_t c = su_rng_below(&r, 100);
+    int which = (int)su_rng_below(&r, 3);
+    size_t kl = compat_key(compat_pick_key(&r, 1), 1, b.k);
+    uint32_t vl = compat_pick_vlen(&r, 1);
+    su_fill_value(su_rng_next(&r), vl, b.v);
+    if (c < 60) {
+      check_rc(strata_put_in(d->db, s[which], NULL, b.k, kl, b.v, vl), "strata_put_in");
+    } else if (c < 70) {
+      check_rc(strata_delete_in(d->db, s[which], NULL, b.k, kl), "strata_delete_in");
+    } else {
+      /* A transaction over two sub-databases and the main database. */
+      strata_txn_options to;
+      strata_txn_options_init(&to);
+      to.write = 1;
+      strata_txn *t;
+      check_rc(strata_txn_begin(d->db, &to, &t), "strata_txn_begin");
+      check_rc(strata_txn_put(t, s[which], b.k, kl, b.v, vl), "strata_txn_put");
+      check_rc(strata_txn_put(t, s[(which + 1) % 3], b.k, kl, b.v, vl), "strata_txn_put");
+      check_rc(strata_txn_put(t, NULL, b.k, kl, b.v, vl), "strata_txn_put");
+      check_rc(strata_txn_commit(t), "strata_txn_commit");
+      strata_txn_destroy(t);
+    }
+    if (i == n / 3) check_rc(strata_compact_range(d->db, NULL, 0, NULL, 0), "compact");
+    if (i == n / 2) {
+      /* Dropped and made anew: the new one holds only what follows. */
+      check_rc(strata_subdb_drop(d->db, s[2], NULL), "strata_subdb_drop");
+      check_rc(strata_subdb_open(d->db, "c", 1, &s[2]), "strata_subdb_open");
+    }
+    if (i == 2 * n / 3) check_rc(strata_compact_range(d->db, NULL, 0, NULL, 0), "compact");
+  }
+  free(b.k);
+  free(b.v);
+  cdb_close(d);
+}
+
+static int print_name(void *arg, const char *name) {
+  compat_db *d = arg;
+  strata_subdb *s;
+  check_rc(strata_subdb_open(d->db, name, 0, &s), "strata_subdb_open");
+  printf("D %s\n", name);
+  strata_iter *it;
+  check_rc(strata_iter_create_in(d->db, s, &d->ro, &it), "strata_iter_create_in");
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 0)
+      strata_iter_seek_to_first(it);
+    else
+      strata_iter_seek_to_last(it);
+    while (strata_iter_valid(it)) {
+      size_t kl, vl;
+      const char *k = strata_iter_key(it, &kl), *v = strata_iter_value(it, &vl);
+      fputs(pass ? "B " : "F ", stdout);
+      compat_put_bytes(k, kl);
+      putchar(' ');
+      compat_put_bytes(v, vl);
+      putchar('\n');
+      if (pass == 0)
+        strata_iter_next(it);
+      else
+        strata_iter_prev(it);
+    }
+    check_rc(strata_iter_status(it), "iterator");
+  }
+  strata_iter_destroy(it);
+  return 0;
+}
+
+static void subdump(const char *dir) {
+  compat_db *d = cdb_open(dir, 0, compat_find_profile("small"));
+  check_rc(strata_subdb_list(d->db, print_name, d), "strata_subdb_list");
+  cdb_close(d);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 5 && strcmp(argv[1], "subdbs") == 0) {
+    subdbs(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
+    return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "subdump") == 0) {
+    subdump(argv[2]);
+    return 0;
+  }
+  return compat_main(argc, argv, "strata_tool");
+}
