@@ -84,6 +84,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 /* The cron thread: everysec syncs and the expiry sweep. */
 static void *cron_main(void *arg) {
   sv_server *s = arg;
+  sv_wctx *w = sv_wctx_new(s->store);
   pthread_mutex_lock(&s->cron_mu);
   while (!s->cron_stop) {
     long long ms = cfgnum(&s->cfg.expire_sweep_ms);
@@ -110,13 +111,14 @@ static void *cron_main(void *arg) {
     /* Expired keys: up to 20 rounds of 1000 per tick, so a burst of
      * expiries is cleared quickly without a tick growing unbounded. */
     for (int round = 0; round < 20; round++) {
-      long n = sv_store_sweep_expired(s->store, 1000);
+      long n = w ? sv_store_sweep_expired(s->store, w, 1000) : 0;
       if (n > 0) atomic_fetch_add(&s->st_expired, (unsigned long long)n);
       if (n < 1000) break;
     }
     pthread_mutex_lock(&s->cron_mu);
   }
   pthread_mutex_unlock(&s->cron_mu);
+  sv_wctx_free(w);
   return NULL;
 }
 

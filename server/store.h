@@ -66,6 +66,11 @@ int64_t sv_now_ms(void);
  * does not exist and create == 0), or a STRATA_E* code. */
 int sv_store_subdb(sv_store *s, int dbi, int create, strata_subdb **out);
 
+/* The expiry sub-database of dbi ("redis/expire/<n>", and its companion
+ * "redis/expire-at/<n>"), created when missing: WATCH reads a key's expiry
+ * record through it so an EXPIRE is seen as a change. */
+int sv_store_expiry_subdb(sv_store *s, int dbi, strata_subdb **out);
+
 /* Reads key of database dbi. Returns 0 (value in *val), 1 when the key is
  * missing or expired, or a negative STRATA_E* code (strata_errmsg() set).
  * snap may be NULL. *expire (may be NULL) receives the key's expiry time
@@ -87,9 +92,12 @@ int sv_store_sync(sv_store *s);
 /* Count of writes committed without sync since the last sv_store_sync. */
 uint64_t sv_store_unsynced(sv_store *s);
 
+typedef struct sv_wctx sv_wctx;
+
 /* Removes up to max keys whose expiry time has passed (the background
- * sweeper). Returns how many were removed, or a negative code. */
-long sv_store_sweep_expired(sv_store *s, long max);
+ * sweeper), through write context w (the caller's). Returns how many were
+ * removed, or a negative code. */
+long sv_store_sweep_expired(sv_store *s, sv_wctx *w, long max);
 
 /* Ordered iteration over database dbi, skipping expired keys: an iterator
  * over the key records and, when the database has expiring keys, one over
@@ -117,12 +125,15 @@ void sv_scan_end(sv_scan *sc);
 /* Write contexts                                                           */
 /* ------------------------------------------------------------------------ */
 
-typedef struct sv_wctx sv_wctx;
-
 /* A context for one run of write commands on this thread. Allocates; NULL
  * when out of memory. Reused across runs (sv_wctx_reset). */
 sv_wctx *sv_wctx_new(sv_store *s);
 void sv_wctx_free(sv_wctx *w);
+
+/* Transaction mode (EXEC): the run's reads and writes go to txn (its
+ * snapshot and its own writes), and sv_wctx_commit commits it. Call after
+ * sv_wctx_lock; sv_wctx_reset leaves the mode (the caller destroys txn). */
+void sv_wctx_begin_txn(sv_wctx *w, strata_txn *txn);
 
 /* Declares a key the run will touch; call for every key before
  * sv_wctx_lock. key must stay valid until sv_wctx_reset. */

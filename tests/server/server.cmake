@@ -4,6 +4,7 @@
 #   server.unit          cmocka tests of the RESP parser (resp.c), and the fuzz
 #                        corpus replayed through it
 #   server.clients       redis-py, redis-cli, redis-benchmark; auth, limits, timeouts
+#   server.features      SELECT isolation, expiry, MULTI/EXEC atomicity, WATCH, sync modes
 #   server.conformance   the same bytes to strata-server and redis-server 7: same replies
 #   server.durability    SIGKILL during sync-always writes, 50 times: no acknowledged write lost
 #   server.tls           the TLS port with redis-cli --tls and redis-py (client certificates)
@@ -20,7 +21,7 @@ add_test(NAME server.unit COMMAND server_unit_test)
 set_tests_properties(server.unit PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout"
   LABELS server TIMEOUT 120)
 
-foreach(t clients conformance durability tls nutcracker)
+foreach(t clients features conformance durability tls nutcracker)
   add_test(NAME server.${t}
            COMMAND ${DEBIAN_PYTHON} ${SERVER_TEST_DIR}/${t}_test.py)
   set_tests_properties(server.${t} PROPERTIES LABELS server TIMEOUT 600
