@@ -170,6 +170,52 @@ def error_cases():
     return cases
 
 
+def expiry_and_transaction_cases():
+    """Deterministic expiry replies (times far from now) and MULTI/EXEC flows."""
+    far = "4000000000"  # seconds since the epoch, in 2096
+    return [
+        Case("EXPIRE options", E("SET", "k", "v") + b"".join(E(*c) for c in [
+            ("EXPIRE", "k", "10", "NX", "XX"), ("EXPIRE", "k", "10", "GT", "LT"),
+            ("EXPIRE", "k", "10", "NX", "GT"), ("EXPIRE", "k", "10", "FOO"),
+            ("EXPIRE", "k", "x"), ("EXPIRE", "k", "9223372036854775807"),
+            ("PEXPIRE", "k", "9223372036854775807"), ("EXPIRE", "k"), ("TTL", "k", "x"),
+            ("EXPIRE", "missing", "10"), ("TTL", "missing"), ("PTTL", "missing"), ("TTL", "k"),
+            ("EXPIRE", "k", "100", "XX"), ("EXPIRE", "k", "100", "NX"), ("TTL", "k"),
+            ("EXPIRE", "k", "50", "GT"), ("EXPIRE", "k", "500", "GT"), ("TTL", "k"),
+            ("EXPIRE", "k", "600", "LT"), ("EXPIRE", "k", "60", "LT"), ("TTL", "k"),
+            ("EXPIREAT", "k", far), ("EXPIRETIME", "k"), ("PEXPIRETIME", "k"),
+            ("PEXPIREAT", "k", far + "000"), ("EXPIRETIME", "k"), ("PERSIST", "k"),
+            ("PERSIST", "k"), ("TTL", "k"), ("EXPIRETIME", "k"), ("EXPIRETIME", "missing"),
+            ("EXPIRE", "k", "-5"), ("EXISTS", "k"), ("TTL", "k")])),
+        Case("SET and GETEX with expiry", b"".join(E(*c) for c in [
+            ("SET", "a", "1", "EX", "100"), ("TTL", "a"), ("SET", "a", "2", "KEEPTTL"),
+            ("TTL", "a"), ("SET", "a", "3"), ("TTL", "a"), ("SET", "a", "4", "PX", "100000"),
+            ("TTL", "a"), ("SET", "a", "5", "EXAT", far), ("EXPIRETIME", "a"),
+            ("SET", "a", "6", "PXAT", far + "000", "GET"), ("EXPIRETIME", "a"),
+            ("SET", "b", "1", "PXAT", "1"), ("GET", "b"), ("EXISTS", "b"),
+            ("GETEX", "a", "EX", "200"), ("TTL", "a"), ("GETEX", "a", "PERSIST"), ("TTL", "a"),
+            ("GETEX", "a", "EXAT", "1"), ("GET", "a"), ("GETEX", "missing", "EX", "10"),
+            ("SETEX", "c", "100", "v"), ("TTL", "c"), ("GETSET", "c", "w"), ("TTL", "c"),
+            ("PSETEX", "d", "100000", "v"), ("TTL", "d"), ("INCR", "d2"), ("EXPIRE", "d2", "100"),
+            ("INCR", "d2"), ("TTL", "d2"), ("APPEND", "d2", "x"), ("TTL", "d2"),
+            ("SETRANGE", "d2", "0", "9"), ("TTL", "d2"), ("GETDEL", "d2"), ("TTL", "d2")])),
+        Case("MULTI/EXEC", b"".join(E(*c) for c in [
+            ("MULTI",), ("SET", "t", "1"), ("INCR", "t"), ("GET", "t"), ("INCRBY", "t", "x"),
+            ("EXEC",), ("GET", "t")])),
+        Case("MULTI nested, WATCH inside, DISCARD", b"".join(E(*c) for c in [
+            ("MULTI",), ("MULTI",), ("WATCH", "t"), ("SET", "t", "2"), ("DISCARD",),
+            ("DISCARD",), ("EXEC",), ("GET", "t")])),
+        Case("EXECABORT after a queueing error", b"".join(E(*c) for c in [
+            ("MULTI",), ("SET", "t", "1"), ("NOSUCH",), ("SET", "t"), ("EXEC",), ("GET", "t"),
+            ("MULTI",), ("GET",), ("EXEC", "x"), ("EXEC",)])),
+        Case("WATCH, UNWATCH, SELECT inside MULTI", b"".join(E(*c) for c in [
+            ("WATCH", "t"), ("UNWATCH",), ("WATCH", "a", "b"), ("MULTI",), ("SET", "a", "1"),
+            ("SELECT", "2"), ("SET", "a", "2"), ("GET", "a"), ("EXEC",), ("GET", "a"),
+            ("SELECT", "0"), ("GET", "a"), ("SELECT", "2"), ("FLUSHDB",), ("SELECT", "0"),
+            ("MULTI",), ("EXEC",)])),
+    ]
+
+
 def pipeline_case(rnd):
     """2,000 random commands in one write; keys in a small space so they meet."""
     out = []
@@ -247,7 +293,16 @@ def test_pipeline():
         redis_.stop()
 
 
-TESTS = [test_protocol, test_error_replies, test_pipeline]
+def test_expiry_and_transactions():
+    strata, redis_ = servers()
+    try:
+        run_cases(expiry_and_transaction_cases(), strata, redis_)
+    finally:
+        expect(strata.stop(), 0, "strata-server exit status (log:\n%s)" % strata.log())
+        redis_.stop()
+
+
+TESTS = [test_protocol, test_error_replies, test_pipeline, test_expiry_and_transactions]
 
 if __name__ == "__main__":
     try:
