@@ -201,10 +201,10 @@ static void job_fixup(sv_job *j) {
  * transaction is marked failed; a refused EXEC discards the transaction and
  * answers "-EXECABORT Transaction discarded because of: <error>". */
 static void reject(sv_client *c, const sv_cmd *cmd, sv_reply *r, const char *err) {
-  if (c->flags & SV_CF_MULTI) c->flags |= SV_CF_DIRTY_EXEC;
+  if (c->tflags & SV_TF_MULTI) c->tflags |= SV_TF_DIRTY_EXEC;
   if (cmd && cmd->proc == sv_cmd_exec) {
     sv_multi_clear(&c->multi);
-    c->flags &= ~(SV_CF_MULTI | SV_CF_DIRTY_EXEC);
+    c->tflags &= ~(SV_TF_MULTI | SV_TF_DIRTY_EXEC);
     atomic_store_explicit(&c->multi_count, -1, memory_order_relaxed);
     sv_watch_free(c);
     sv_reply_errorf(r, "-EXECABORT Transaction discarded because of: %s",
@@ -356,7 +356,7 @@ static void dispatch(sv_client *c, int argc, char **argv, size_t *argl, size_t r
   }
   const sv_cmd *cmd = check_command(c, argc, argv, argl, &c->out);
   if (!cmd) return;
-  if (c->flags & SV_CF_MULTI) {
+  if (c->tflags & SV_TF_MULTI) {
     if (cmd->flags & SV_CMD_NO_MULTI) {
       reject(c, cmd, &c->out, "Command not allowed inside a transaction");
       return;

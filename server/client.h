@@ -27,11 +27,14 @@ struct sv_io;
 struct event;
 
 /* Client flags. */
-#define SV_CF_JOB (1u << 0)                /* a job is on a worker */
-#define SV_CF_CLOSE_AFTER_REPLY (1u << 1)  /* close once output is written */
-#define SV_CF_CLOSE_ASAP (1u << 2)         /* close now (or when the job returns) */
-#define SV_CF_MULTI (1u << 3)              /* inside MULTI */
-#define SV_CF_DIRTY_EXEC (1u << 4)         /* a command failed while queueing */
+#define SV_CF_JOB (1u << 0)               /* a job is on a worker */
+#define SV_CF_CLOSE_AFTER_REPLY (1u << 1) /* close once output is written */
+#define SV_CF_CLOSE_ASAP (1u << 2)        /* close now (or when the job returns) */
+/* Transaction state (c->tflags): changed by commands, which may run on a
+ * worker during a job, so kept apart from c->flags, which the I/O thread
+ * changes (write event armed ...) even while a job is out. */
+#define SV_TF_MULTI (1u << 0)              /* inside MULTI */
+#define SV_TF_DIRTY_EXEC (1u << 1)         /* a command failed while queueing */
 #define SV_CF_WRITE_ARMED (1u << 5)        /* the write event is pending */
 #define SV_CF_READ_OFF (1u << 6)           /* the read event is removed */
 #define SV_CF_OUT_PAUSED (1u << 7)         /* input paused: too much output */
@@ -69,10 +72,11 @@ typedef struct sv_client {
   sv_conn conn;
   struct event *rev, *wev;
   char addr[64], laddr[64];
-  int resp;   /* 2 or 3 */
-  int authed; /* passed AUTH (or no password is set) */
-  int db;     /* SELECTed database */
-  unsigned flags;
+  int resp;        /* 2 or 3 */
+  int authed;      /* passed AUTH (or no password is set) */
+  int db;          /* SELECTed database */
+  unsigned flags;  /* SV_CF_*: the I/O thread's */
+  unsigned tflags; /* SV_TF_*: the commands' (see above) */
 
   /* Input */
   char *qb;

@@ -58,23 +58,23 @@ void sv_watch_free(sv_client *c) {
 
 static void discard(sv_client *c) {
   sv_multi_clear(&c->multi);
-  c->flags &= ~(SV_CF_MULTI | SV_CF_DIRTY_EXEC);
+  c->tflags &= ~(SV_TF_MULTI | SV_TF_DIRTY_EXEC);
   atomic_store(&c->multi_count, -1);
   sv_watch_free(c);
 }
 
 void sv_cmd_multi(sv_ctx *x) {
-  if (x->c->flags & SV_CF_MULTI) {
+  if (x->c->tflags & SV_TF_MULTI) {
     sv_reply_error(x->r, "MULTI calls can not be nested");
     return;
   }
-  x->c->flags |= SV_CF_MULTI;
+  x->c->tflags |= SV_TF_MULTI;
   atomic_store(&x->c->multi_count, 0);
   sv_reply_ok(x->r);
 }
 
 void sv_cmd_discard(sv_ctx *x) {
-  if (!(x->c->flags & SV_CF_MULTI)) {
+  if (!(x->c->tflags & SV_TF_MULTI)) {
     sv_reply_error(x->r, "DISCARD without MULTI");
     return;
   }
@@ -112,7 +112,7 @@ static int watch_key(sv_watch *wt, int dbi, const char *k, size_t kl) {
 
 void sv_cmd_watch(sv_ctx *x) {
   sv_client *c = x->c;
-  if (c->flags & SV_CF_MULTI) {
+  if (c->tflags & SV_TF_MULTI) {
     sv_reply_error(x->r, "WATCH inside MULTI is not allowed");
     return;
   }
@@ -220,11 +220,11 @@ static int is_reserved_write(const sv_jobcmd *jc, int dbi) {
 
 void sv_cmd_exec(sv_ctx *x) {
   sv_client *c = x->c;
-  if (!(c->flags & SV_CF_MULTI)) {
+  if (!(c->tflags & SV_TF_MULTI)) {
     sv_reply_error(x->r, "EXEC without MULTI");
     return;
   }
-  if (c->flags & SV_CF_DIRTY_EXEC) {
+  if (c->tflags & SV_TF_DIRTY_EXEC) {
     discard(c);
     sv_reply_error(x->r, "-EXECABORT Transaction discarded because of previous errors.");
     return;

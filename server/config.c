@@ -93,7 +93,7 @@ static const sv_opt opts[] = {
      "SELECT accepts 0 .. n-1; 0 is the main database, n > 0 the sub-database \"redis/<n>\""},
     {"cache-size", NULL, T_MEM, OFF(cache_size), "256mb", 1 * MB, 1024 * GB, NULL, 0, "<bytes>",
      "the engine's block cache"},
-    {"write-buffer-size", NULL, T_MEM, OFF(write_buffer_size), "16mb", 64 * 1024, 4 * GB, NULL, 0,
+    {"write-buffer-size", NULL, T_MEM, OFF(write_buffer_size), "4mb", 64 * 1024, 4 * GB, NULL, 0,
      "<bytes>", "bytes of writes held in the memtable before it is flushed to a table"},
     {"bloom-bits", NULL, T_INT, OFF(bloom_bits), "10", 0, 64, NULL, 0, "<n>",
      "bits per key of the bloom filter in new tables (LevelDB's); 0: no filter"},

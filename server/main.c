@@ -172,7 +172,9 @@ int main(int argc, char **argv) {
   make_run_id(s->run_id);
   atomic_store(&s->st_last_sync_ms, s->start_ms);
 
-  int rc = 1;
+  int rc = 1, cron_started = 0;
+  char *pidfile = NULL;
+  struct event *sigterm = NULL, *sigint = NULL;
   if (sv_store_open(&s->cfg, &s->store, err, sizeof err)) {
     sv_log(SV_LOG_WARNING, "%s", err);
     goto out;
@@ -192,16 +194,11 @@ int main(int argc, char **argv) {
     goto out;
   }
   s->shutdown_ev = event_new(s->base, -1, 0, on_shutdown, NULL);
-  struct event *sigterm = evsignal_new(s->base, SIGTERM, on_signal, NULL);
-  struct event *sigint = evsignal_new(s->base, SIGINT, on_signal, NULL);
+  sigterm = evsignal_new(s->base, SIGTERM, on_signal, NULL);
+  sigint = evsignal_new(s->base, SIGINT, on_signal, NULL);
   if (!s->shutdown_ev || !sigterm || !sigint || event_add(s->shutdown_ev, NULL) ||
       event_add(sigterm, NULL) || event_add(sigint, NULL)) {
     sv_log(SV_LOG_WARNING, "libevent: cannot add the signal events");
-    goto out;
-  }
-  if ((port && sv_listen(s, (int)port, 0, err, sizeof err)) ||
-      (tls_port && sv_listen(s, (int)tls_port, 1, err, sizeof err))) {
-    sv_log(SV_LOG_WARNING, "%s", err);
     goto out;
   }
   long long nio = cfgnum(&s->cfg.io_threads);
@@ -221,7 +218,15 @@ int main(int argc, char **argv) {
     sv_log(SV_LOG_WARNING, "cannot start the cron thread");
     goto out;
   }
-  char *pidfile = sv_config_strdup(&s->cfg, &s->cfg.pidfile);
+  cron_started = 1;
+  /* Listening comes last: once the port accepts, the threads that serve it
+   * run (clients and tests take "the port accepts" to mean "ready"). */
+  if ((port && sv_listen(s, (int)port, 0, err, sizeof err)) ||
+      (tls_port && sv_listen(s, (int)tls_port, 1, err, sizeof err))) {
+    sv_log(SV_LOG_WARNING, "%s", err);
+    goto out;
+  }
+  pidfile = sv_config_strdup(&s->cfg, &s->cfg.pidfile);
   if (pidfile && *pidfile) {
     FILE *f = fopen(pidfile, "w");
     if (f) {
@@ -241,31 +246,32 @@ int main(int argc, char **argv) {
   sv_log(SV_LOG_NOTICE, "Ready to accept connections");
 
   event_base_dispatch(s->base);
-
   sv_log(SV_LOG_WARNING, "Shutting down: closing connections, finishing queued writes");
+  rc = 0;
+
+out:
+  /* Teardown, also after a failed start: each part stops if it started. */
   sv_unlisten(s);
-  sv_io_stop(s);
+  if (s->nio) sv_io_stop(s);
   sv_pool_stop(s->pool);
   s->pool = NULL;
-  pthread_mutex_lock(&s->cron_mu);
-  s->cron_stop = 1;
-  pthread_cond_broadcast(&s->cron_cv);
-  pthread_mutex_unlock(&s->cron_mu);
-  pthread_join(s->cron, NULL);
+  if (cron_started) {
+    pthread_mutex_lock(&s->cron_mu);
+    s->cron_stop = 1;
+    pthread_cond_broadcast(&s->cron_cv);
+    pthread_mutex_unlock(&s->cron_mu);
+    pthread_join(s->cron, NULL);
+  }
   sv_store_close(s->store);
   s->store = NULL;
-  sv_io_free(s);
-  if (pidfile && *pidfile) unlink(pidfile);
+  if (s->io) sv_io_free(s);
+  if (pidfile && *pidfile && rc == 0) unlink(pidfile);
   free(pidfile);
-  event_free(sigterm);
-  event_free(sigint);
-  rc = 0;
-out:
-  sv_unlisten(s);
+  if (sigterm) event_free(sigterm);
+  if (sigint) event_free(sigint);
   if (s->shutdown_ev) event_free(s->shutdown_ev);
   s->shutdown_ev = NULL;
   if (s->base) event_base_free(s->base);
-  sv_store_close(s->store);
   if (s->tls) SSL_CTX_free(s->tls);
   if (rc == 0) sv_log(SV_LOG_WARNING, "Database closed. Bye.");
   sv_log_close();
