@@ -448,6 +448,7 @@ void sv_client_process(sv_client *c) {
 
 void sv_client_job_done(sv_client *c) {
   sv_reply_move(&c->out, &c->job.out);
+  c->out.resp = c->resp; /* a HELLO inside EXEC changed it */
   job_clear(&c->job);
   c->flags &= ~SV_CF_JOB;
   if (c->flags & SV_CF_CLOSE_ASAP) {
@@ -458,7 +459,8 @@ void sv_client_job_done(sv_client *c) {
   sv_client_process(c);
   if (!(c->flags & (SV_CF_JOB | SV_CF_OUT_PAUSED | SV_CF_CLOSE_AFTER_REPLY | SV_CF_CLOSE_ASAP)))
     read_on(c);
-  if (sv_client_flush(c) == 0 && !(c->flags & SV_CF_JOB) && sv_conn_pending(&c->conn))
+  if (sv_client_flush(c) == 0 && !(c->flags & (SV_CF_JOB | SV_CF_READ_OFF)) &&
+      sv_conn_pending(&c->conn))
     event_active(c->rev, EV_READ, 0); /* TLS bytes already decrypted */
 }
 

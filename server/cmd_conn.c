@@ -140,7 +140,9 @@ void sv_cmd_hello(sv_ctx *x) {
     return;
   }
   if (ver) {
+    pthread_mutex_lock(&sv_srv->clients_mu); /* CLIENT LIST reads it */
     x->c->resp = (int)ver;
+    pthread_mutex_unlock(&sv_srv->clients_mu);
     x->r->resp = (int)ver;
   }
   sv_reply_map(x->r, 7);

@@ -9,8 +9,9 @@
  * them or none (synced per the sync mode). Errors of single commands are
  * replies inside EXEC's array, as in redis-server; nothing is rolled back.
  *
- * WATCH begins a Strata write transaction and reads the watched keys (their
- * values and expiry records) in it; each WATCH call has its own, so a key
+ * WATCH (on a worker: its first use in a database creates the sub-databases
+ * it reads) begins a Strata write transaction and reads the watched keys
+ * (their values and expiry records) in it; each WATCH call has its own, so a key
  * is watched from the moment it was named. At EXEC, after the locks are
  * taken, each watch transaction is committed with no writes: Strata's
  * optimistic check then fails with STRATA_ECONFLICT if any key it read

@@ -263,7 +263,7 @@ static const sv_cmd table[] = {
      "Depends on commands in the transaction", "", NULL, 0, 0},
     {"discard", 1, NS | LS | F | AB, IN, 0, 0, 0, sv_cmd_discard, "transactions", "2.0.0",
      "Discards a transaction.", "O(N), when N is the number of queued commands", "", NULL, 0, 0},
-    {"watch", -2, NS | LS | F | AB, IN, 1, -1, 1, sv_cmd_watch, "transactions", "2.2.0",
+    {"watch", -2, NS | LS | F | AB, WK, 1, -1, 1, sv_cmd_watch, "transactions", "2.2.0",
      "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key.",
      "key [key ...]", NULL, 0, 0},
     {"unwatch", 1, NS | LS | F | AB, IN, 0, 0, 0, sv_cmd_unwatch, "transactions", "2.2.0",
