@@ -558,7 +558,7 @@ void sv_wctx_lock(sv_wctx *w) {
     return;
   }
   /* One order for every context (ascending stripe), so none deadlocks. */
-  qsort(w->want, (size_t)w->nwant, sizeof *w->want, cmp_u32);
+  if (w->nwant > 1) qsort(w->want, (size_t)w->nwant, sizeof *w->want, cmp_u32);
   int n = 0;
   for (int i = 0; i < w->nwant; i++)
     if (i == 0 || w->want[i] != w->want[i - 1]) w->want[n++] = w->want[i];
