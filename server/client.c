@@ -6,8 +6,9 @@
  * Replies leave in request order: while a client's job is on a worker, the
  * client's later requests wait in its query buffer (its read event is off,
  * which also bounds its memory), and other clients go on. A run of
- * pipelined WRITE commands becomes one job: they commit as one batch and
- * share one fdatasync.
+ * pipelined WRITE commands becomes one job, and the jobs of every client
+ * read in one loop iteration go to a worker as one write batch (io.c):
+ * they commit as one Strata batch and share one fdatasync.
  */
 #include "client.h"
 

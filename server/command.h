@@ -15,9 +15,11 @@
  *           lookups (GET, MGET, TTL...) and connection commands. Reads take
  *           no lock, so they never wait behind a write.
  *   WRITE   on a worker thread, inside a write context (store.h): the keys
- *           are locked, the command's reads see the run's writes, and the
- *           run commits as one batch. Consecutive pipelined WRITE commands
- *           of one client share one run (one commit, one fdatasync).
+ *           are locked, the command's reads see the writes before it, and
+ *           everything commits as one batch. A client's consecutive
+ *           pipelined WRITE commands form one run, and the runs of every
+ *           client an I/O thread read in one loop iteration go to a worker
+ *           together (one commit, at most one fdatasync).
  *   WORKER  alone on a worker thread: commands whose cost grows with the
  *           data (KEYS, SCAN, DBSIZE, FLUSHDB, EXEC ...), so they never
  *           stall an I/O thread.

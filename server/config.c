@@ -104,8 +104,8 @@ static const sv_opt opts[] = {
      "threads running the event loops (reads, parsing, replies, fast reads); 0: one per CPU, "
      "at most 8"},
     {"worker-threads", NULL, T_INT, OFF(worker_threads), "64", 1, 4096, NULL, 0, "<n>",
-     "threads running writes and long commands; concurrent writes in flight (and so the size "
-     "of a group commit) are bounded by it"},
+     "threads running write batches and long commands (KEYS, SCAN, EXEC...); a batch waiting "
+     "for its fdatasync holds one, so it bounds the writes in flight"},
     {"scan-cursors", NULL, T_INT, OFF(scan_cursors), "10000", 16, 10000000, NULL, 1, "<n>",
      "SCAN cursors remembered; the oldest is forgotten past this (it then answers "
      "'-ERR invalid cursor')"},

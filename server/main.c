@@ -15,17 +15,19 @@
  *                 the current memtables and version without waiting for
  *                 writers), so a read never waits behind a write, let alone
  *                 behind an fdatasync.
- * worker threads  (worker-threads, 64 by default) run jobs: a run of
- *                 pipelined WRITE commands of one client, or one command
- *                 whose cost grows with the data (KEYS, SCAN, DBSIZE,
- *                 FLUSHDB, EXEC). A write run locks its keys (striped
- *                 mutexes, store.c), executes, and commits one batch with
- *                 strata_write, synced when `sync always`. Writes from many
- *                 clients are in Strata's write queue at once, one per
- *                 busy worker, and Strata commits everything queued as one
- *                 group: one log write and one fdatasync for all of them.
- *                 While a worker waits for its group's fdatasync the I/O
- *                 threads go on serving other clients.
+ * worker threads  (worker-threads, 64 by default) run tasks: a write batch
+ *                 -- the WRITE commands of every client an I/O thread read
+ *                 in one loop iteration (libevent runs the batch event at
+ *                 the lowest priority, after every ready connection) -- or
+ *                 one command whose cost grows with the data (KEYS, SCAN,
+ *                 DBSIZE, FLUSHDB, EXEC, WATCH). A batch locks its keys
+ *                 (striped mutexes taken in one order, store.c), runs each
+ *                 client's commands in order, and commits one Strata batch
+ *                 with strata_write, synced when `sync always`. While one
+ *                 batch waits for its fdatasync, the I/O threads read the
+ *                 next requests and the next batches join Strata's write
+ *                 queue, which commits everything queued as one group: one
+ *                 log write and one fdatasync for all of them.
  * cron thread     syncs the log once a second under `sync everysec` and
  *                 removes expired keys in the background.
  *
