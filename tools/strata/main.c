@@ -8,11 +8,11 @@
 
 #include "cli.h"
 
-/* Defined in cmd_repair.c and cmd_check.c. */
-
+/* In the order of 'strata --help'; each is defined in its cmd_*.c. */
 static const cli_cmd *const commands[] = {
-    &cli_cmd_get,  &cli_cmd_put,  &cli_cmd_delete,  &cli_cmd_scan,  &cli_cmd_dump,
-    &cli_cmd_load, &cli_cmd_stat, &cli_cmd_compact, &cli_cmd_check, &cli_cmd_repair};
+    &cli_cmd_get,  &cli_cmd_put,     &cli_cmd_delete,  &cli_cmd_edit,  &cli_cmd_scan,
+    &cli_cmd_dump, &cli_cmd_load,    &cli_cmd_restore, &cli_cmd_drop,  &cli_cmd_stat,
+    &cli_cmd_warm, &cli_cmd_compact, &cli_cmd_check,   &cli_cmd_repair};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f) {
