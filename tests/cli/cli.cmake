@@ -8,13 +8,14 @@
 #                     in directly instead of linking the tool.
 
 add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli>
-                          kv scan dump jsonl load errors repair)
+                          kv scan dump jsonl load errors repair subdb cdbmake edit warm progress
+                          interrupt)
 
 find_program(MDB_DUMP_EXE mdb_dump)
 find_program(MDB_LOAD_EXE mdb_load)
 if(MDB_DUMP_EXE AND MDB_LOAD_EXE)
   add_test(NAME cli.mdb_interop
-           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli> mdb)
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli> mdb mdbbig)
 endif()
 
 add_executable(cli_dumpfmt_test ${CMAKE_CURRENT_LIST_DIR}/dumpfmt_test.c

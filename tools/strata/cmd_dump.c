@@ -151,13 +151,18 @@ static int dump_target(dump_job *j, target *t, strata_subdb *sdb) {
     cli_db_err(cmd, "cannot create iterator", s);
     return CLI_FAIL;
   }
+  /* A regular file (new or truncated) is this dump's to remove when it is
+   * interrupted; a FIFO or device it writes into is not. */
+  struct stat st;
+  int regular = t->file && strcmp(t->file, "-") &&
+                (lstat(t->file, &st) != 0 ? errno == ENOENT : S_ISREG(st.st_mode));
   cli_out out;
   int rc = cli_out_open(cmd, &out, t->file);
   if (rc) {
     strata_iter_destroy(it);
     return rc;
   }
-  if (t->file && strcmp(t->file, "-")) t->created = 1;
+  t->created = regular;
 
   /* mdb_load sizes LMDB's map from the header's mapsize=: written exactly
    * once the dump is done where the file allows it, else computed first. */
