@@ -1,6 +1,7 @@
 # Tests of the strata command-line tool (included by tests/CMakeLists.txt).
 #
 #   cli               end-to-end tests of the strata binary (cli_test.sh)
+#   cli.man           strata(1) renders without warnings and lists every command
 #   cli.mdb_interop   dump/load round trips through LMDB's mdb_dump and
 #                     mdb_load, registered only when lmdb-utils is installed
 #   unit.cli_dumpfmt  cmocka tests of the text encodings and the load-format
@@ -9,7 +10,16 @@
 
 add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli>
                           kv scan dump jsonl load errors repair subdb cdbmake edit warm progress
-                          interrupt)
+                          interrupt readers)
+
+# strata(1) renders with man -l without a warning (groff's -ww through
+# man --warnings), and names every command of 'strata --help'.
+find_program(MAN_EXE man)
+if(MAN_EXE)
+  add_test(NAME cli.man
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/man_test.sh $<TARGET_FILE:strata_cli>
+                   ${PROJECT_BINARY_DIR}/strata.1)
+endif()
 
 find_program(MDB_DUMP_EXE mdb_dump)
 find_program(MDB_LOAD_EXE mdb_load)

@@ -3,7 +3,7 @@
 #
 # usage: sh cli_test.sh STRATA_BINARY [GROUP...]
 # Groups: kv scan dump jsonl load errors repair subdb cdbmake edit warm
-# progress interrupt mdb mdbbig (default: all of them). The mdb groups need
+# progress interrupt readers mdb mdbbig (default: all of them). The mdb groups need
 # mdb_dump and mdb_load (Debian package lmdb-utils), the py-lmdb checks of
 # cdbmake Debian's python3-lmdb, the pty checks of progress util-linux's
 # script; each is skipped, with a note, without them.
@@ -19,7 +19,7 @@ S=$1
 shift
 case $S in /*) ;; *) S=$(pwd)/$S ;; esac
 [ -x "$S" ] || { echo "cli_test: $S is not an executable" >&2; exit 2; }
-GROUPS_TO_RUN=${*:-kv scan dump jsonl load errors repair subdb cdbmake edit warm progress interrupt mdb mdbbig}
+GROUPS_TO_RUN=${*:-kv scan dump jsonl load errors repair subdb cdbmake edit warm progress interrupt readers mdb mdbbig}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-cli-test.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT
@@ -938,6 +938,36 @@ group_interrupt() {
   expect_rc 1 "the sub-database the load created was dropped"
 }
 
+# ---- readers ---------------------------------------------------------------
+
+group_readers() {
+  db=$T/rdrs
+  "$S" put "$db" k v
+  run "$S" readers "$db"
+  expect_rc 0 "readers of an unused database"
+  expect_out "no process has $db open\n" "readers says none"
+  if [ ! -d /proc/self/fd ]; then
+    echo "cli_test: no /proc; readers checks skipped"
+    return
+  fi
+  # A holder: 'get -f FIFO' has the database open (and locked) while it
+  # waits for its keys.
+  mkfifo "$T/rdrs.fifo"
+  "$S" get -f "$T/rdrs.fifo" "$db" >/dev/null 2>&1 &
+  holder=$!
+  wait_for '"$S" readers "$db" | grep -q "^$holder "'
+  run "$S" readers -e "$db"
+  expect_rc 0 "readers with a writer"
+  grep -q "^pid  *role  *command  *files$" "$T/out" && ok || bad "readers prints its header"
+  grep -q "^$holder  *writer  *strata  *[1-9]" "$T/out" && ok || bad "readers lists the writer: $(cat "$T/out")"
+  echo k >"$T/rdrs.fifo"
+  wait $holder
+  run "$S" readers "$T/missing-db"
+  expect_rc 1 "readers of a missing database"
+  run "$S" readers "$db" extra
+  expect_rc 2 "readers with an extra operand"
+}
+
 # ---- interoperability with LMDB's mdb_dump / mdb_load ----------------------
 
 # mdb_dump's header has LMDB-only lines; without them the dumps must match.
@@ -1064,7 +1094,7 @@ group_mdbbig() {
   rm -rf "$T/bigdb" "$T/big.want"
 }
 
-for g in kv scan dump jsonl load errors repair subdb cdbmake edit warm progress interrupt mdb mdbbig; do
+for g in kv scan dump jsonl load errors repair subdb cdbmake edit warm progress interrupt readers mdb mdbbig; do
   if want_group $g; then group_$g; fi
 done
 
