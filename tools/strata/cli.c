@@ -67,6 +67,10 @@ void cli_db_err(const cli_cmd *cmd, const char *what, int rc) {
 }
 
 int cli_open(const cli_cmd *cmd, const char *path, int flags, strata_db **db) {
+  return cli_open_ex(cmd, path, flags, db, NULL);
+}
+
+int cli_open_ex(const cli_cmd *cmd, const char *path, int flags, strata_db **db, int *read_only) {
   struct stat st;
   int create = (flags & CLI_OPEN_CREATE) != 0;
   *db = NULL;
@@ -125,6 +129,7 @@ int cli_open(const cli_cmd *cmd, const char *path, int flags, strata_db **db) {
     *db = NULL;
     return CLI_FAIL;
   }
+  if (read_only) *read_only = opt.read_only;
   return CLI_OK;
 }
 

@@ -105,6 +105,9 @@ int cli_operands(const cli_cmd *cmd, int argc, int optind, int min, int max, con
  * read). Returns CLI_OK with *db set, or CLI_FAIL after printing why. */
 enum { CLI_OPEN_CREATE = 1, CLI_OPEN_READ_ONLY = 2, CLI_OPEN_SHARED = 4 };
 int cli_open(const cli_cmd *cmd, const char *path, int flags, strata_db **db);
+/* As cli_open; *read_only (if not NULL) tells whether the handle is
+ * read-only (asked for, or the CLI_OPEN_SHARED fallback). */
+int cli_open_ex(const cli_cmd *cmd, const char *path, int flags, strata_db **db, int *read_only);
 
 /* cli_open of co->dbpath, read-only when co->read_only is set. */
 int cli_open_common(const cli_cmd *cmd, const cli_common *co, int flags, strata_db **db);
