@@ -660,6 +660,18 @@ group_subdb() {
   run "$S" stat -d users "$db"
   grep -q '^entries: ~' "$T/out" && ok || bad "stat -d estimates without --exact"
 
+  # An mdb_dump-format dump of a sub-database names it (database=), and
+  # load puts it back there.
+  "$S" dump -d users "$db" >"$T/users.dump"
+  grep -q '^database=users$' "$T/users.dump" && ok || bad "dump -d writes database=NAME"
+  run "$S" load -f "$T/users.dump" "$T/sub2"
+  expect_rc 0 "load of a dump with database="
+  run "$S" scan -d users "$T/sub2"
+  expect_out 'bob\t42\n' "load follows the dump's database= line"
+  run "$S" load -d other -f "$T/users.dump" "$T/sub2"
+  run "$S" scan -d other "$T/sub2"
+  expect_out 'bob\t42\n' "load -d overrides database="
+
   run "$S" drop "$db" users nosuch
   expect_rc 1 "drop with a missing name"
   expect_err "no sub-database 'nosuch'" "drop names the missing sub-database"
@@ -803,6 +815,10 @@ group_edit() {
   expect_rc 0 "edit -x -d"
   run "$S" scan -x -d sub "$db"
   expect_out '3d00\tff\n' "edit -x -d wrote into the sub-database"
+  run "$S" edit -d fresh "$db" --add k=1 --add k=2
+  expect_rc 1 "edit -d of a new sub-database that fails"
+  "$S" stat "$db" >"$T/out"
+  grep -q '^fresh ' "$T/out" && bad "a failed edit leaves no new sub-database" || ok
   run "$S" edit "$db"
   expect_rc 2 "edit without edits"
   run "$S" edit "$db" --set novalue

@@ -89,7 +89,7 @@ static int run_edit(const cli_cmd *cmd, int argc, char **argv) {
                                            CLI_LONGOPT_DB,
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
-  int hex = 0, sync = 0, c, rc = CLI_OK;
+  int hex = 0, sync = 0, c, rc = CLI_OK, created = 0;
   cli_common co;
   cli_common_init(&co);
   /* Arguments are parsed after the loop, when -x is known wherever it is. */
@@ -143,10 +143,15 @@ static int run_edit(const cli_cmd *cmd, int argc, char **argv) {
   }
   if (rc) goto out;
 
-  strata_subdb *sdb;
-  if ((rc = cli_open_common(cmd, &co, CLI_OPEN_CREATE, &db)) ||
-      (rc = cli_open_subdb(cmd, db, co.subdb, 1, &sdb)))
+  strata_subdb *sdb = NULL;
+  if ((rc = cli_open_common(cmd, &co, CLI_OPEN_CREATE, &db))) goto out;
+  /* A sub-database this edit creates is dropped again if the edit fails,
+   * so a failed edit leaves nothing behind. */
+  created = !cli_is_main(co.subdb) && strata_subdb_open(db, co.subdb, 0, &sdb) != STRATA_OK;
+  if ((rc = cli_open_subdb(cmd, db, co.subdb, 1, &sdb))) {
+    created = 0;
     goto out;
+  }
   strata_txn_options to;
   strata_txn_options_init(&to);
   to.write = 1;
@@ -200,6 +205,7 @@ static int run_edit(const cli_cmd *cmd, int argc, char **argv) {
 
 out:
   strata_txn_destroy(txn); /* aborts an uncommitted one */
+  if (rc && created) strata_subdb_drop(db, NULL, co.subdb);
   strata_close(db);
   for (int i = 0; ops && i < nops; i++) {
     sbuf_free(&ops[i].key);
