@@ -500,7 +500,7 @@ static int run_restore(const cli_cmd *cmd, int argc, char **argv) {
       nf++;
     }
     closedir(d);
-    qsort(files, nf, sizeof *files, by_name);
+    if (nf > 1) qsort(files, nf, sizeof *files, by_name);
     load_input *ni = realloc(ins, (nf + 1) * sizeof *ni);
     owned = calloc(2 * nf + 1, sizeof *owned);
     if (!ni || !owned) {

@@ -137,7 +137,7 @@ static int run_readers(const cli_cmd *cmd, int argc, char **argv) {
     uses[n++] = u;
   }
   closedir(p);
-  qsort(uses, n, sizeof *uses, by_role);
+  if (n > 1) qsort(uses, n, sizeof *uses, by_role);
   if (n == 0) {
     printf("no process has %s open\n", co.dbpath);
   } else {

@@ -115,7 +115,7 @@ static int run_warm(const cli_cmd *cmd, int argc, char **argv) {
     nt++;
   }
   closedir(d);
-  qsort(t, nt, sizeof *t, by_number);
+  if (nt > 1) qsort(t, nt, sizeof *t, by_number);
 
   cli_interrupt_install();
   cli_progress pg;
