@@ -336,8 +336,9 @@ typedef struct strata_options {
   int reuse_logs;                            /* append to the last log at open instead of
                                                 flushing it to a table (0) */
   int read_only;                             /* open without the LOCK, beside a writer in
-                                                another process; never write a file (0).
-                                                See "Read-only opens" below. */
+                                                another process; never write a file; follow
+                                                the writer with strata_catch_up (0). See
+                                                "Read-only opens" below. */
 } strata_options;
 
 /* Fills *opt with the defaults above. */
@@ -385,7 +386,8 @@ typedef struct strata_db strata_db;
  * `path`, replaying any write-ahead logs left by a previous process.
  * opt may be NULL for the defaults. On success *dbp receives a handle that
  * the caller owns and must close with strata_close().
- * The handle holds an OS lock on path/LOCK until closed.
+ * The handle holds an OS lock on path/LOCK until closed (except a
+ * read_only handle: see "Read-only opens").
  * Errors: STRATA_EINVAL (missing without create_if_missing, exists with
  * error_if_exists, path is not a directory), STRATA_EBUSY (locked by another
  * handle in this or another process), STRATA_ECORRUPTION (CURRENT, MANIFEST
@@ -466,7 +468,9 @@ STRATA_API int strata_write(strata_db *db, const strata_write_options *wopt, con
 
 /* Returns a handle on the current state: reads through it see neither later
  * writes nor later deletes. Release with strata_snapshot_release() on the
- * same db. Returns NULL only when out of memory. Thread-safe. */
+ * same db. On a read-only handle it also keeps the state's memtables and
+ * tables, whatever later catch-ups and the writer do, until released.
+ * Returns NULL only when out of memory. Thread-safe. */
 STRATA_API const strata_snapshot *strata_snapshot_get(strata_db *db);
 STRATA_API void strata_snapshot_release(strata_db *db, const strata_snapshot *snap);
 
@@ -727,24 +731,58 @@ STRATA_API int strata_txn_active(const strata_txn *txn);
 /* ------------------------------------------------------------------------ */
 
 /* With strata_options.read_only set, strata_open takes no lock and never
- * creates, writes, renames or deletes a file, so any number of processes
- * may read a database while one process (Strata or LevelDB) writes it, and
- * a database on a read-only file system can be opened. The handle sees the
- * database as of its open -- the tables and the write-ahead logs, replayed
- * in memory -- and strata_catch_up() moves it to the writer's latest
- * state. Tables the writer deletes while a read-only handle uses them stay
- * readable through the descriptors it holds; a read or catch-up that loses
- * a race with the writer retries, and never returns a wrong value or a
- * spurious error. Writes, strata_compact_range, transactions with write,
- * and sub-database creation and drop fail with STRATA_EINVAL
- * ("read-only database"). create_if_missing and error_if_exists are
- * ignored. */
+ * creates, writes, renames or deletes a file -- no LOCK, no LOG (lines go
+ * to info_log if one is given, else nowhere) -- and starts no thread, so
+ * any number of processes may read a database while one process (Strata
+ * or LevelDB 1.23) writes it, and a database in a read-only directory can
+ * be opened. The directory and its CURRENT must exist: create_if_missing
+ * and error_if_exists are ignored, and a missing database fails with
+ * STRATA_EINVAL.
+ *
+ * The handle sees the database as of its open -- the tables the MANIFEST
+ * names plus every live write-ahead log replayed into memtables -- and
+ * strata_catch_up() moves it to the writer's latest state. Its memtables
+ * are never flushed: they grow past write_buffer_size until the writer
+ * puts their log into a table and a catch-up drops them. Every state it
+ * shows is one the writer passed through (a prefix of its writes, with no
+ * hole), including records the writer has logged but not yet
+ * acknowledged.
+ *
+ * The writer deletes tables and logs as it compacts, and replaces the
+ * MANIFEST when it reopens. A read-only handle keeps every table of each
+ * state it may still read open (mapped, or by a descriptor), so a table
+ * the writer deletes stays readable; max_open_files does not bound this,
+ * so a database of T tables needs about T - 1000 free descriptors in the
+ * reading process (1000 tables are mapped without one). Reads never open a
+ * table and so never meet a vanished one. A catch-up that loses a race
+ * with the writer (a file gone because of a change it had not read yet)
+ * reads the change and tries again; it never returns a wrong value or a
+ * spurious error. The protocol, and what it assumes of the writer and the
+ * file system, is at the top of src/db/db_readonly.c.
+ *
+ * Snapshots and iterators of a read-only handle keep the state they were
+ * taken in across catch-ups (a snapshot holds that state's memtables and
+ * tables until it is released). Writes (strata_put, strata_delete,
+ * strata_write, even of an empty batch), strata_compact_range,
+ * transactions with write, sorted loads, and sub-database creation and
+ * drop fail with STRATA_EINVAL ("read-only database: ..."). */
 
 /* Moves a read-only handle to the database's latest state: re-reads
- * CURRENT, the MANIFEST's new records and the logs' new records. Costs
- * about the size of what changed. Iterators and snapshots made before keep
- * their view. Errors: STRATA_EINVAL (not a read-only handle),
- * STRATA_ECORRUPTION, STRATA_EIO, STRATA_ENOMEM. Thread-safe. */
+ * CURRENT, the records appended to the MANIFEST since the last catch-up
+ * (the whole new MANIFEST if the writer reopened), and the records
+ * appended to each live log since; drops the memtables of logs the writer
+ * has flushed; then makes the new state visible to every later read at
+ * once. Costs about the size of what changed: when nothing did, a read of
+ * CURRENT, a directory listing and one stat per live log and MANIFEST. A
+ * record the writer is still appending (cut short at the end of its file)
+ * is left for the next catch-up. Iterators and snapshots made before keep
+ * their view. On error the handle keeps its previous state.
+ * Errors: STRATA_EINVAL (not a read-only handle), STRATA_ECORRUPTION (a
+ * damaged MANIFEST, CURRENT or table; a file the MANIFEST names missing
+ * with no later change to explain it; with paranoid_checks, a damaged log
+ * record), STRATA_EBUSY (the writer changed the MANIFEST during each of
+ * 100 attempts in a row), STRATA_EIO, STRATA_ENOMEM. Thread-safe: catch-ups
+ * of one handle run one at a time, while reads go on. */
 STRATA_API int strata_catch_up(strata_db *db);
 
 /* ------------------------------------------------------------------------ */

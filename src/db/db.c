@@ -100,7 +100,8 @@ void st_db_log(strata_db *db, const char *fmt, ...) {
 }
 
 static void open_info_log(strata_db *db) {
-  if (db->opts.info_log) return; /* the user's logger replaces LOG */
+  if (db->opts.info_log) return;  /* the user's logger replaces LOG */
+  if (db->opts.read_only) return; /* read-only: never writes a file */
   char *path = st_info_log_file_name(db->dbname);
   char *old = st_old_info_log_file_name(db->dbname);
   if (path && old) {
@@ -151,6 +152,7 @@ uint64_t st_db_smallest_snapshot(strata_db *db) {
 }
 
 st_superversion *st_db_sv_get(strata_db *db, const strata_read_options *ropt, uint64_t *seq) {
+  if (db->ro) return st_ro_sv_get(db, ropt, seq); /* read-only handle: db_readonly.c */
   st_superversion *sv = st_sv_get(&db->svs);
   /* The sequence is read after the superversion is taken (st_sv_get ends
    * in an acquire, so this load cannot move up). A flush or compaction
@@ -373,6 +375,8 @@ static void link_snapshot(strata_db *db, strata_snapshot *s, uint64_t seq) {
 static int write_queued(strata_db *db, int sync, const strata_batch *batch,
                         const strata_snapshot **post_write_snapshot, int (*check)(void *),
                         void *check_arg) {
+  int rc = st_db_check_writable(db, batch ? "a write" : "a flush"); /* read-only */
+  if (rc) return rc;
   st_writer w;
   w.check = check;
   w.check_arg = check_arg;
@@ -416,7 +420,7 @@ static int write_queued(strata_db *db, int sync, const strata_batch *batch,
   }
 
   /* This writer is the queue head: it writes for the group. */
-  int rc = make_room_for_write(db, batch == NULL);
+  rc = make_room_for_write(db, batch == NULL);
   if (!rc && w.sync) rc = st_db_settle_logs(db);
   if (!rc && check) {
     /* No write can be applied while we head the queue: the check sees the
@@ -514,6 +518,8 @@ static const strata_snapshot **post_flag(const strata_write_options *wopt) {
 
 int strata_write(strata_db *db, const strata_write_options *wopt, const strata_batch *b) {
   if (!db || !b) return st_err(STRATA_EMISUSE, "strata_write: NULL %s", db ? "batch" : "db");
+  int rc = st_db_check_writable(db, "strata_write"); /* read-only, even an empty batch */
+  if (rc) return rc;
   if (st_batch_get_count(b) == 0 && !post_flag(wopt)) return 0;
   return st_db_write(db, sync_flag(wopt), b, post_flag(wopt));
 }
@@ -718,11 +724,13 @@ const strata_snapshot *strata_snapshot_get(strata_db *db) {
   if (!s) return NULL;
   pthread_mutex_lock(&db->mu);
   s->sequence = db->vs.last_sequence;
+  s->sv = NULL;
   s->next = &db->snapshots;
   s->prev = db->snapshots.prev;
   s->prev->next = s;
   s->next->prev = s;
   pthread_mutex_unlock(&db->mu);
+  if (db->ro) st_ro_snapshot_pin(db, s); /* read-only: keeps its state */
   return s;
 }
 
@@ -733,6 +741,7 @@ void strata_snapshot_release(strata_db *db, const strata_snapshot *snap) {
   s->prev->next = s->next;
   s->next->prev = s->prev;
   pthread_mutex_unlock(&db->mu);
+  if (db->ro) st_ro_snapshot_unpin(db, s); /* read-only */
   free(s);
 }
 
@@ -995,6 +1004,7 @@ static void db_free(strata_db *db) {
   st_db_join_deleter(db);
   /* First: superversions hold references on versions of vs. */
   st_sv_registry_destroy(&db->svs);
+  st_ro_free(db); /* read-only handles */
   st_memtable_unref(db->mem);
   st_memtable_unref(db->imm);
   st_log_writer_close(db->old_log);
@@ -1058,7 +1068,7 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   /* A regular file where the directory should be is a clear user error. */
   if (env->exists(env, path) && !env->is_dir(env, path)) {
     rc = st_err(STRATA_EINVAL, "%s: exists and is not a directory", path);
-  } else if (!env->exists(env, path)) {
+  } else if (!env->exists(env, path) && !db->opts.read_only) {
     if (!db->opts.create_if_missing)
       rc = st_err(STRATA_EINVAL, "%s: does not exist (create_if_missing is false)", path);
     else
@@ -1066,7 +1076,7 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   }
   char *lockname = rc ? NULL : st_lock_file_name(path);
   if (!rc && !lockname) rc = st_err(STRATA_ENOMEM, "strata_open");
-  if (!rc) rc = env->lock_file(env, lockname, &db->lock);
+  if (!rc && !db->opts.read_only) rc = env->lock_file(env, lockname, &db->lock);
   free(lockname);
   if (rc) {
     db_free(db);
@@ -1089,13 +1099,20 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   db->topt.zstd_level = db->opts.zstd_level;
   db->topt.filter_policy = db->opts.filter_policy;
   /* Keep some descriptors for logs, the MANIFEST and the info log. */
-  db->table_cache = st_table_cache_new(env, path, &db->topt, db->opts.max_open_files - 10);
+  db->table_cache = st_table_cache_new(env, path, &db->topt,
+                                       db->opts.read_only ? ST_RO_TABLE_CACHE_ENTRIES
+                                                          : db->opts.max_open_files - 10);
   if (!db->block_cache || !db->table_cache) rc = st_err(STRATA_ENOMEM, "strata_open");
   if (!rc)
     rc = st_vset_init(&db->vs, env, path, db->ucmp, db->opts.max_file_size,
                       db->opts.paranoid_checks, db->table_cache);
-  if (rc) {
-    db_free(db);
+  if (!rc && db->opts.read_only) {
+    /* read-only: no recovery, no log, no thread (db_readonly.c) */
+    rc = st_ro_open(db);
+    if (!rc) *dbp = db;
+  }
+  if (rc || db->opts.read_only) {
+    if (rc) db_free(db);
     return rc;
   }
 

@@ -959,14 +959,14 @@ int st_db_compact_tables(strata_db *db, const st_slice *bp, const st_slice *ep, 
 int strata_compact_range(strata_db *db, const void *begin, size_t blen, const void *end,
                          size_t elen) {
   if (!db) return st_err(STRATA_EMISUSE, "strata_compact_range: NULL db");
-  if (db->opts.read_only)
-    return st_err(STRATA_EINVAL, "%s: read-only database: cannot compact", db->dbname);
+  int rc = st_db_check_writable(db, "strata_compact_range"); /* read-only */
+  if (rc) return rc;
   st_slice b = st_slice_make(begin, blen), e = st_slice_make(end, elen);
   const st_slice *bp = begin ? &b : NULL, *ep = end ? &e : NULL;
 
   /* Flush the memtable (an empty write that forces a switch), and wait for
    * the flush to finish. */
-  int rc = st_db_write(db, 0, NULL, NULL);
+  rc = st_db_write(db, 0, NULL, NULL);
   if (rc) return rc;
   pthread_mutex_lock(&db->mu);
   while (db->imm && db->bg_error.code == 0)

@@ -3,7 +3,7 @@
  * that implement strata.h: db.c (open, close, writes, reads, snapshots),
  * db_compact.c (the background thread: memtable flushes and compactions),
  * db_iter.c (the user-facing iterator), db_props.c (properties, sizes,
- * destroy).
+ * destroy), db_readonly.c (read-only handles and strata_catch_up).
  *
  * Locking: `mu` guards every field marked [mu]. The memtable `mem` is
  * written only by the writer at the head of the write queue, without the
@@ -28,6 +28,9 @@
 struct strata_snapshot {
   uint64_t sequence;
   struct strata_snapshot *prev, *next;
+  /* Read-only handles only: the state the snapshot reads, pinned (see
+   * db_readonly.c). Not set on other handles. */
+  st_superversion *sv;
 };
 
 /* One caller of write(), waiting in the write queue. */
@@ -67,6 +70,8 @@ struct strata_db {
   st_env *env;                 /* [const] */
   strata_options opts;         /* [const] sanitised */
   const st_comparator *ucmp;   /* [const] */
+  struct st_readonly *ro;      /* [const] read-only handles' state (db_readonly.c), else NULL;
+                                  beside what every read reads */
   st_table_options topt;       /* [const] */
   st_cache *block_cache;       /* [const] */
   strata_cache *own_cache;     /* [const] the private cache, if no shared one */
@@ -205,6 +210,30 @@ int st_db_write_level0_table(strata_db *db, st_memtable *mem, st_version_edit *e
                              st_version *base);
 /* Deletes files no version needs. REQUIRE: mu held (released inside). */
 void st_db_delete_obsolete_files(strata_db *db);
+
+/* --- db_readonly.c: read-only handles (hooks in db.c marked "read-only") --- */
+/* Table cache entries of a read-only handle: its cache must never evict a
+ * table (db_readonly.c explains why); this many is never reached. */
+#define ST_RO_TABLE_CACHE_ENTRIES (1 << 24)
+/* Reads the state of db, set up by strata_open up to its version set,
+ * without taking the lock or writing. db->ro is set (freed by st_ro_free
+ * even on error). */
+int st_ro_open(strata_db *db);
+void st_ro_free(strata_db *db); /* NULL db->ro: no-op */
+/* STRATA_EINVAL "read-only database: <what> is not allowed ...". */
+int st_ro_refuse_write(strata_db *db, const char *what);
+/* 0 on a handle that may write, else st_ro_refuse_write's error. For every
+ * call that would write. */
+static inline int st_db_check_writable(strata_db *db, const char *what) {
+  return db->ro ? st_ro_refuse_write(db, what) : 0;
+}
+/* st_db_sv_get of a read-only handle: the installed superversion and its
+ * own sequence number, or a snapshot's pinned superversion. */
+st_superversion *st_ro_sv_get(strata_db *db, const strata_read_options *ropt, uint64_t *seq);
+/* A read-only handle's snapshot pins the installed superversion (and takes
+ * its sequence number); unpin drops it. */
+void st_ro_snapshot_pin(strata_db *db, strata_snapshot *s);
+void st_ro_snapshot_unpin(strata_db *db, strata_snapshot *s);
 
 /* --- db_iter.c --- */
 /* What an iterator shows: every key (leveldb/c.h), the main database

@@ -82,6 +82,15 @@ void st_log_reader_free(st_log_reader *r) {
   free(r);
 }
 
+int st_log_reader_start_at(st_log_reader *r, uint64_t offset) {
+  int rc = offset ? r->file->skip_bytes(r->file, offset) : 0;
+  if (rc) return rc;
+  /* The first read then stops at the end of offset's block (read_fragment),
+   * so the blocks after it are read whole, as from the start. */
+  r->buf_end = r->last_offset = r->end_offset = offset;
+  return 0;
+}
+
 uint64_t st_log_last_record_offset(const st_log_reader *r) { return r->last_offset; }
 
 uint64_t st_log_end_offset(const st_log_reader *r) { return r->end_offset; }
@@ -110,8 +119,12 @@ static int read_fragment(st_log_reader *r, st_slice *frag, uint64_t *at) {
        * neither is data. */
       drop_block(r, NULL);
       if (r->eof) return FRAG_EOF;
+      /* A whole block, or the rest of one for a reader that started inside
+       * it (st_log_reader_start_at); buf_end is a block boundary after the
+       * first read. */
+      size_t want = ST_LOG_BLOCK_SIZE - (size_t)(r->buf_end % ST_LOG_BLOCK_SIZE);
       st_slice got;
-      int rc = r->file->read(r->file, ST_LOG_BLOCK_SIZE, r->block, &got);
+      int rc = r->file->read(r->file, want, r->block, &got);
       if (rc < 0) {
         r->eof = 1;
         return rc;
@@ -119,7 +132,7 @@ static int read_fragment(st_log_reader *r, st_slice *frag, uint64_t *at) {
       r->buf = got.data;
       r->buf_len = got.size;
       r->buf_end += got.size;
-      if (got.size < ST_LOG_BLOCK_SIZE) r->eof = 1;
+      if (got.size < want) r->eof = 1;
       continue;
     }
 

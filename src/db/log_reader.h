@@ -30,6 +30,14 @@ typedef void (*st_log_corruption_fn)(void *arg, uint64_t offset, size_t bytes, c
 st_log_reader *st_log_reader_new(st_seqfile *file, int checksum, st_log_corruption_fn report,
                                  void *arg);
 
+/* Makes r start at byte `offset` of its file instead of the first: offset
+ * must be where a record begins -- 0, or an st_log_end_offset() an earlier
+ * reader of the same file returned -- as when a reader follows a file that
+ * a writer is still appending to (db_readonly.c). Skips the file to offset
+ * and keeps block boundaries where they are. Call before the first read.
+ * Errors: the file's skip error. */
+int st_log_reader_start_at(st_log_reader *r, uint64_t offset);
+
 /* Reads the next record into *record (valid until the next call or free).
  * Returns 1 for a record, 0 at end of file, or a negative error (STRATA_EIO
  * from the file, STRATA_ENOMEM; after a read error the reader is at end of

@@ -9,7 +9,8 @@
  * same protocol.
  *
  * Objects
- *   st_superversion  {number, mem, imm (may be NULL), current}: holds one
+ *   st_superversion  {number, mem, imm (may be NULL), current, sequence
+ *                    (read-only handles only)}: holds one
  *                    reference on each of the three. Immutable once
  *                    installed; freed when its last reference goes.
  *   st_sv_registry   one per database (inside strata_db): the installed
@@ -96,6 +97,11 @@ typedef struct st_superversion {
   st_memtable *imm;    /* may be NULL */
   st_version *current; /* the current version when installed */
   pthread_mutex_t *mu; /* the database mutex (to free a version) */
+  /* Read-only handles (db_readonly.c): the last sequence number of this
+   * state, which every read through it uses, set before the install (a
+   * handle's sequence and its memtables and version change together).
+   * 0 and unused on other handles. */
+  uint64_t sequence;
   /* Written by slow paths and iterators only: kept off the line above. */
   _Alignas(64) atomic_int refs;
 } st_superversion;

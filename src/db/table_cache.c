@@ -43,9 +43,10 @@ static void delete_table(st_slice key, void *value) {
 }
 
 /* Opens table `number` (NNNNNN.ldb, else NNNNNN.sst) and returns a held
- * cache handle on it, or NULL with the error in *rc. */
-static st_cache_handle *find_table(st_table_cache *tc, uint64_t number, uint64_t file_size,
-                                   int *rc) {
+ * cache handle on it, or NULL with the error in *rc -- STRATA_ECORRUPTION
+ * for a missing file, or STRATA_ENOTFOUND with missing_ok. */
+static st_cache_handle *find_table_ex(st_table_cache *tc, uint64_t number, uint64_t file_size,
+                                      int *rc, int missing_ok) {
   char key[8];
   st_put_fixed64(key, number);
   st_slice k = st_slice_make(key, 8);
@@ -68,8 +69,8 @@ static st_cache_handle *find_table(st_table_cache *tc, uint64_t number, uint64_t
       r = 0;
     } else {
       free(sst);
-      st_err(STRATA_ECORRUPTION, "%s: table file is missing", path);
-      r = STRATA_ECORRUPTION;
+      r = missing_ok ? st_err(STRATA_ENOTFOUND, "%s: table file is missing", path)
+                     : st_err(STRATA_ECORRUPTION, "%s: table file is missing", path);
     }
   }
   st_table *t = NULL;
@@ -84,6 +85,11 @@ static st_cache_handle *find_table(st_table_cache *tc, uint64_t number, uint64_t
   h = st_cache_insert(tc->cache, k, t, 1, delete_table);
   if (!h) *rc = st_err(STRATA_ENOMEM, "table cache insert");
   return h;
+}
+
+static st_cache_handle *find_table(st_table_cache *tc, uint64_t number, uint64_t file_size,
+                                   int *rc) {
+  return find_table_ex(tc, number, file_size, rc, 0);
 }
 
 static void release_handle(void *cache, void *handle) { st_cache_release(cache, handle); }
@@ -134,6 +140,14 @@ int st_table_cache_middle_key(st_table_cache *tc, uint64_t number, uint64_t file
   rc = st_table_middle_key(st_cache_value(h), out);
   st_cache_release(tc->cache, h);
   return rc;
+}
+
+int st_table_cache_open(st_table_cache *tc, uint64_t number, uint64_t file_size) {
+  int rc = 0;
+  st_cache_handle *h = find_table_ex(tc, number, file_size, &rc, 1);
+  if (!h) return rc;
+  st_cache_release(tc->cache, h);
+  return 0;
 }
 
 void st_table_cache_evict(st_table_cache *tc, uint64_t number) {

@@ -38,6 +38,14 @@ uint64_t st_table_cache_approximate_offset(st_table_cache *tc, uint64_t number, 
 /* st_table_middle_key() on table `number`; its error if it cannot open. */
 int st_table_cache_middle_key(st_table_cache *tc, uint64_t number, uint64_t file_size, st_buf *out);
 
+/* Opens table `number` into the cache now if it is not there (read-only
+ * handles, db_readonly.c: a table opened stays readable after the writer
+ * deletes its file, so a handle opens every table of a state before it
+ * reads that state; its cache is made large enough never to evict one).
+ * Errors: STRATA_ENOTFOUND when neither NNNNNN.ldb nor NNNNNN.sst exists,
+ * else the open's error. */
+int st_table_cache_open(st_table_cache *tc, uint64_t number, uint64_t file_size);
+
 /* Drops table `number` from the cache (its file is being deleted). */
 void st_table_cache_evict(st_table_cache *tc, uint64_t number);
 

@@ -366,8 +366,13 @@ int strata_txn_iter_create(strata_txn *t, strata_subdb *sdb, const strata_read_o
   ops = t->indexed;
 
   st_read_opts ro = st_db_read_opts(db, ropt);
+  /* Through the snapshot: a read-only handle's snapshot pins the state it
+   * was taken in, which may hold versions the current one no longer does. */
+  strata_read_options at;
+  strata_read_options_init(&at);
+  at.snapshot = t->snap;
   uint64_t unused_seq;
-  st_superversion *sv = st_db_sv_get(db, NULL, &unused_seq);
+  st_superversion *sv = st_db_sv_get(db, &at, &unused_seq);
   st_sv_ref(sv);
   st_db_sv_put(db, sv);
   st_iter *internal = NULL;

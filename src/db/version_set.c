@@ -379,6 +379,33 @@ int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mut
   return 0;
 }
 
+int st_vset_apply_edits(st_version_set *vs, st_version_edit *const *edits, size_t n, int fresh) {
+  st_version *base = vs->current, *empty = NULL;
+  if (fresh) {
+    empty = version_new(vs);
+    if (!empty) return st_err(STRATA_ENOMEM, "version");
+    base = empty;
+    /* A MANIFEST read from its start sets every pointer it has anew. */
+    for (int l = 0; l < ST_NUM_LEVELS; l++)
+      vs->compact_pointer[l].size = 0;
+  }
+  st_version *v = version_new(vs);
+  builder b;
+  int rc = v ? builder_init(&b, vs, base) : st_err(STRATA_ENOMEM, "version");
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = builder_apply(&b, edits[i]);
+  if (!rc) rc = builder_save(&b, v);
+  if (v) builder_free(&b);
+  if (empty) version_free(empty);
+  if (rc) {
+    if (v) version_free(v); /* never linked nor referenced */
+    return rc;
+  }
+  finalize(v);
+  append_version(vs, v);
+  return 0;
+}
+
 typedef struct manifest_report {
   const char *path;
   int rc;

@@ -130,6 +130,15 @@ int st_vset_recover(st_version_set *vs);
  * unchanged. */
 int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mutex_t *mu);
 
+/* For read-only handles (db_readonly.c), which follow a MANIFEST another
+ * process writes: builds a version from the current one (or, with fresh,
+ * from an empty one, for a MANIFEST read from its start) plus edits[0..n)
+ * in order, and makes it current. Writes nothing; the edits' counters (log
+ * number, last sequence, ...) are the caller's to keep. Errors:
+ * STRATA_ECORRUPTION (tables overlapping in a level), STRATA_ENOMEM;
+ * current is unchanged on error. REQUIRE: mu held. */
+int st_vset_apply_edits(st_version_set *vs, st_version_edit *const *edits, size_t n, int fresh);
+
 static inline uint64_t st_vset_new_file_number(st_version_set *vs) {
   return vs->next_file_number++;
 }

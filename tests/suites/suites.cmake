@@ -7,11 +7,15 @@
 #   suite.corrupt   one flipped byte per file: open, reads, check and repair outcomes
 #   suite.threads   one handle shared by writers, readers and a compactor
 #   suite.golden    Strata reads a database LevelDB wrote (committed data)
+#   suite.readonly_model  a read-only handle that catches up, against an oracle
+#   suite.readonly_procs  a writer process, read-only reader processes
+#   suite.readonly_threads  readers of a read-only handle while it catches up
 #   compat.leveldb  LevelDB <-> Strata in both directions (needs libleveldb)
 # Op counts shrink under STRATA_TEST_SCALE=asan (set by `make test-asan`).
 set(SUITES_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-foreach(name model_test txn_model_test txn_threads_test crash_test badfiles_test threads_test corrupt_test)
+foreach(name model_test txn_model_test txn_threads_test crash_test badfiles_test threads_test
+             corrupt_test readonly_model_test readonly_procs_test readonly_threads_test)
   add_executable(${name} ${SUITES_DIR}/${name}.c)
   target_link_libraries(${name} PRIVATE strata_static)
 endforeach()
@@ -30,6 +34,8 @@ add_test(NAME suite.crash COMMAND crash_test)
 add_test(NAME suite.badfiles COMMAND badfiles_test)
 add_test(NAME suite.threads COMMAND threads_test)
 add_test(NAME suite.corrupt COMMAND corrupt_test)
+add_test(NAME suite.readonly_model COMMAND readonly_model_test)
+add_test(NAME suite.readonly_threads COMMAND readonly_threads_test)
 add_test(NAME suite.golden
          COMMAND sh ${SUITES_DIR}/golden/golden_test.sh $<TARGET_FILE:strata_tool> ${SUITES_DIR}/golden)
 set_tests_properties(suite.model PROPERTIES TIMEOUT 900 LABELS suite)
@@ -39,7 +45,12 @@ set_tests_properties(suite.crash PROPERTIES TIMEOUT 600 LABELS suite)
 set_tests_properties(suite.badfiles PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.threads PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.corrupt PROPERTIES TIMEOUT 300 LABELS suite)
+set_tests_properties(suite.readonly_model PROPERTIES TIMEOUT 300 LABELS suite)
+set_tests_properties(suite.readonly_threads PROPERTIES TIMEOUT 300 LABELS suite)
 set_tests_properties(suite.golden PROPERTIES TIMEOUT 120 LABELS "suite;compat")
+# Strata writes in one process while three read-only processes follow it.
+add_test(NAME suite.readonly_procs COMMAND readonly_procs_test $<TARGET_FILE:strata_tool>)
+set_tests_properties(suite.readonly_procs PROPERTIES TIMEOUT 300 LABELS suite)
 
 # The LevelDB side lives in its own executable: the two libraries are never
 # linked into one program.
@@ -52,6 +63,9 @@ if(LEVELDB_LIB AND LEVELDB_INCLUDE)
   add_test(NAME compat.leveldb
            COMMAND sh ${SUITES_DIR}/compat/compat_test.sh $<TARGET_FILE:ldb_tool> $<TARGET_FILE:strata_tool>)
   set_tests_properties(compat.leveldb PROPERTIES TIMEOUT 900 LABELS compat)
+  # LevelDB 1.23 writes while three read-only Strata processes follow it.
+  add_test(NAME compat.readonly_leveldb COMMAND readonly_procs_test $<TARGET_FILE:ldb_tool>)
+  set_tests_properties(compat.readonly_leveldb PROPERTIES TIMEOUT 300 LABELS compat)
 else()
   message(STATUS "libleveldb not found: compat.leveldb test not registered (suite.golden still runs)")
 endif()

@@ -419,6 +419,54 @@ static void test_boundaries(void **state) {
   strata_close(db);
 }
 
+/* A read-only handle sees the sub-databases as of its open, and a
+ * catch-up brings new ones and marks dropped ones. */
+static void test_read_only(void **state) {
+  (void)state;
+  strata_db *db = open_db(0);
+  strata_subdb *a = sub(db, "a");
+  put(db, a, "k", "1");
+  strata_options o;
+  strata_options_init(&o);
+  o.read_only = 1;
+  strata_db *ro = NULL;
+  assert_int_equal(strata_open(dbpath, &o, &ro), 0);
+  strata_subdb *ra = NULL, *h = NULL;
+  assert_int_equal(strata_subdb_open(ro, "a", 0, &ra), 0);
+  assert_string_equal(get(ro, ra, "k"), "1");
+  assert_int_equal(strata_subdb_open(ro, "b", 1, &h), STRATA_EINVAL);
+  assert_int_equal(strata_subdb_drop(ro, ra, NULL), STRATA_EINVAL);
+  strata_txn_options to;
+  strata_txn_options_init(&to);
+  to.write = 1;
+  strata_txn *t = NULL;
+  assert_int_equal(strata_txn_begin(ro, &to, &t), STRATA_EINVAL);
+  /* A read transaction works, in a sub-database too. */
+  assert_int_equal(strata_txn_begin(ro, NULL, &t), 0);
+  strata_buf v = STRATA_BUF_INIT;
+  assert_int_equal(strata_txn_get(t, ra, "k", 1, &v), 0);
+  strata_buf_free(&v);
+  strata_iter *it = NULL;
+  assert_int_equal(strata_txn_iter_create(t, ra, NULL, &it), 0);
+  strata_iter_seek_to_first(it);
+  assert_true(strata_iter_valid(it));
+  strata_iter_destroy(it);
+  strata_txn_destroy(t);
+
+  strata_subdb *b = sub(db, "b");
+  put(db, b, "x", "2");
+  assert_int_equal(strata_subdb_drop(db, a, NULL), 0);
+  assert_int_equal(strata_subdb_open(ro, "b", 0, &h), STRATA_ENOTFOUND);
+  assert_string_equal(get(ro, ra, "k"), "1"); /* still the state as of open */
+  assert_int_equal(strata_catch_up(ro), 0);
+  assert_int_equal(strata_subdb_open(ro, "b", 0, &h), 0);
+  assert_string_equal(get(ro, h, "x"), "2");
+  assert_int_equal(strata_get_in(ro, ra, NULL, "k", 1, &v), STRATA_EINVAL);
+  assert_int_equal(strata_subdb_open(ro, "a", 0, &h), STRATA_ENOTFOUND);
+  strata_close(ro);
+  strata_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_open_list, setup, teardown),
@@ -429,6 +477,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stat, setup, teardown),
       cmocka_unit_test_setup_teardown(test_user_comparator, setup, teardown),
       cmocka_unit_test_setup_teardown(test_boundaries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

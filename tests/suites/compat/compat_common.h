@@ -12,6 +12,11 @@
  *                                ops with no compaction (left in the log), close
  *   append DIR SEED N [PROFILE]  reopen and do the same without creating
  *   dump   DIR [PROFILE]         print the contents (format below)
+ *   churn  DIR SEED N [PROFILE]  create a database and apply ops [0, N) of the
+ *                                churn stream SEED (../churn_stream.h: self-
+ *                                describing values, compactions, reopens),
+ *                                close: the writer that readonly_procs_test's
+ *                                read-only processes follow
  *
  * PROFILE: "default" (4 MiB write buffer), "small" (64 KiB write buffer,
  * 1 MiB tables: many flushes, several levels), "bloom" (as small, with
@@ -35,6 +40,7 @@
 #ifndef STRATA_COMPAT_COMMON_H
 #define STRATA_COMPAT_COMMON_H
 
+#include "../churn_stream.h"
 #include "../suite_util.h"
 
 typedef struct compat_profile {
@@ -322,6 +328,47 @@ static void compat_dump(const char *dir, const compat_profile *p) {
   if (fflush(stdout) != 0) exit(1);
 }
 
+static void compat_churn(const char *dir, uint64_t seed, uint64_t n, const compat_profile *p) {
+  compat_db *db = cdb_open(dir, 1, p);
+  unsigned char *v = malloc(CHURN_VALUE_MAX);
+  char k[16], k2[16];
+  for (uint64_t i = 0; i < n; i++) {
+    churn_op op;
+    churn_op_of(seed, i, &op);
+    if (op.kind == CHURN_REOPEN) {
+      cdb_close(db);
+      db = cdb_open(dir, 0, p);
+    } else if (op.kind == CHURN_COMPACT && op.lo > op.hi) {
+      cdb_compact(db, NULL, 0, NULL, 0);
+    } else if (op.kind == CHURN_COMPACT) {
+      size_t l1 = churn_key(op.lo, k);
+      size_t l2 = churn_key(op.hi < CHURN_KEYS ? op.hi : CHURN_KEYS - 1, k2);
+      cdb_compact(db, k, l1, k2, l2);
+    } else if (op.kind == CHURN_BATCH) {
+      for (int j = 0; j < op.n; j++) {
+        size_t kl = churn_key(op.e[j].key, k);
+        if (op.e[j].del) {
+          cdb_batch_delete(db, k, kl);
+        } else {
+          size_t vl = churn_value(op.e[j].key, i * 64 + (uint64_t)j, v);
+          cdb_batch_put(db, k, kl, v, vl);
+        }
+      }
+      cdb_batch_commit(db, 0);
+    } else {
+      size_t kl = churn_key(op.e[0].key, k);
+      if (op.e[0].del) {
+        cdb_delete(db, k, kl, 0);
+      } else {
+        size_t vl = churn_value(op.e[0].key, i * 64, v);
+        cdb_put(db, k, kl, v, vl, 0);
+      }
+    }
+  }
+  cdb_close(db);
+  free(v);
+}
+
 static const compat_profile *compat_find_profile(const char *name) {
   for (size_t i = 0; i < sizeof compat_profiles / sizeof compat_profiles[0]; i++)
     if (strcmp(compat_profiles[i].name, name) == 0) return &compat_profiles[i];
@@ -336,6 +383,11 @@ static int compat_main(int argc, char **argv, const char *tool) {
                  strcmp(argv[1], "write") == 0);
     return 0;
   }
+  if ((argc == 5 || argc == 6) && strcmp(argv[1], "churn") == 0) {
+    compat_churn(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0),
+                 compat_find_profile(argc == 6 ? argv[5] : "small"));
+    return 0;
+  }
   if ((argc == 3 || argc == 4) && strcmp(argv[1], "dump") == 0) {
     compat_dump(argv[2], compat_find_profile(argc == 4 ? argv[3] : "default"));
     return 0;
@@ -343,8 +395,9 @@ static int compat_main(int argc, char **argv, const char *tool) {
   fprintf(stderr,
           "usage: %s write DIR SEED N [default|small|bloom|golden]\n"
           "       %s append DIR SEED N [default|small|bloom|golden]\n"
-          "       %s dump DIR [PROFILE]\n",
-          tool, tool, tool);
+          "       %s dump DIR [PROFILE]\n"
+          "       %s churn DIR SEED N [PROFILE]\n",
+          tool, tool, tool, tool);
   return 2;
 }
 
