@@ -2,7 +2,8 @@
 #
 #   cli, cli.live     end-to-end tests of the strata binary (cli_test.sh); the
 #                     second half runs beside other processes: progress on a
-#                     pty, signals, processes holding the database
+#                     pty, signals, processes holding the database, watch
+#                     beside a writer process (cli_writer.c)
 #   cli.man           strata(1) renders without warnings and lists every command
 #   cli.mdb_interop   dump/load round trips through LMDB's mdb_dump and
 #                     mdb_load, registered only when lmdb-utils is installed
@@ -10,11 +11,16 @@
 #                     reader; dumpfmt.c needs no database, so it is compiled
 #                     in directly instead of linking the tool.
 
+# A writer process for the tests of commands beside a writer.
+add_executable(cli_writer ${CMAKE_CURRENT_LIST_DIR}/cli_writer.c)
+target_link_libraries(cli_writer PRIVATE strata_static)
+
 # Two halves, so that ctest -j2 runs them side by side.
 add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli>
                           kv scan dump jsonl load errors repair subdb cdbmake edit)
 add_test(NAME cli.live COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli>
-                               warm progress interrupt readers)
+                               warm progress interrupt readers watch)
+set_tests_properties(cli cli.live PROPERTIES ENVIRONMENT "CLI_WRITER=$<TARGET_FILE:cli_writer>")
 
 # strata(1) renders with man -l without a warning (groff's -ww through
 # man --warnings), and names every command of 'strata --help'.

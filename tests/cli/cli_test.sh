@@ -3,7 +3,7 @@
 #
 # usage: sh cli_test.sh STRATA_BINARY [GROUP...]
 # Groups: kv scan dump jsonl load errors repair subdb cdbmake edit warm
-# progress interrupt readers mdb mdbbig (default: all of them). The mdb groups need
+# progress interrupt readers watch mdb mdbbig (default: all of them). The mdb groups need
 # mdb_dump and mdb_load (Debian package lmdb-utils), the py-lmdb checks of
 # cdbmake Debian's python3-lmdb, the pty checks of progress util-linux's
 # script; each is skipped, with a note, without them.
@@ -19,7 +19,7 @@ S=$1
 shift
 case $S in /*) ;; *) S=$(pwd)/$S ;; esac
 [ -x "$S" ] || { echo "cli_test: $S is not an executable" >&2; exit 2; }
-GROUPS_TO_RUN=${*:-kv scan dump jsonl load errors repair subdb cdbmake edit warm progress interrupt readers mdb mdbbig}
+GROUPS_TO_RUN=${*:-kv scan dump jsonl load errors repair subdb cdbmake edit warm progress interrupt readers watch mdb mdbbig}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-cli-test.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT
@@ -436,8 +436,8 @@ group_errors() {
   mkfifo "$T/fifo"
   "$S" get -f "$T/fifo" "$T/locked" >"$T/holder.out" 2>&1 &
   holder=$!
-  # Until the holder has the database open, get still succeeds: retry. A
-  # probe can hold the lock at the moment the holder opens the database;
+  # Until the holder has the database open, a write still succeeds: retry.
+  # A probe can hold the lock at the moment the holder opens the database;
   # the holder then exits with "Busy", and is started again.
   tries=0
   while :; do
@@ -445,14 +445,29 @@ group_errors() {
       "$S" get -f "$T/fifo" "$T/locked" >"$T/holder.out" 2>&1 &
       holder=$!
     fi
-    run "$S" get "$T/locked" k
+    run "$S" delete "$T/locked" probe
     [ $rc -ne 0 ] && kill -0 $holder 2>/dev/null && break
     [ $tries -ge 100 ] && break
     sleep 0.1
     tries=$((tries + 1))
   done
-  expect_rc 1 "get on a database locked by another process"
+  expect_rc 1 "delete on a database locked by another process"
   expect_err "cannot open $T/locked" "locked database reported"
+  run "$S" put "$T/locked" k2 v2
+  expect_rc 1 "put on a locked database"
+  expect_err "already held" "put says the lock is held"
+  # Commands that only read open it read-only beside the holder.
+  run "$S" get "$T/locked" k
+  expect_rc 0 "get on a locked database reads it read-only"
+  expect_out 'v\n' "get beside the holder"
+  run "$S" scan "$T/locked"
+  expect_out 'k\tv\n' "scan beside the holder"
+  run "$S" dump --cdbmake "$T/locked"
+  expect_out '+1,1:k->v\n\n' "dump beside the holder"
+  run "$S" stat "$T/locked"
+  expect_rc 0 "stat beside the holder"
+  run "$S" get -r "$T/locked" k
+  expect_out 'v\n' "get -r beside the holder"
   # A background writer: its open of the FIFO waits until the holder opens
   # it for reading, so the key cannot be lost. Both waits are bounded, so a
   # holder that died cannot hang the suite.
@@ -954,6 +969,43 @@ group_interrupt() {
   expect_rc 1 "the sub-database the load created was dropped"
 }
 
+# ---- watch: live statistics beside a writer process ------------------------
+
+group_watch() {
+  if [ -z "$CLI_WRITER" ] || [ ! -x "$CLI_WRITER" ]; then
+    echo "cli_test: CLI_WRITER not set; watch group skipped"
+    return
+  fi
+  db=$T/watch
+  "$CLI_WRITER" "$db" >"$T/wacks" 2>"$T/writer.err" &
+  writer=$!
+  wait_for '[ "$(tail -1 "$T/wacks" | cut -d" " -f2)" -ge 100 ] 2>/dev/null'
+  run "$S" watch --interval 0.2 --window 3 -n 6 "$db"
+  expect_rc 0 "watch -n 6 (CSV on a pipe)"
+  check '[ "$(wc -l <"$T/out")" -eq 7 ]' "watch prints a header and 6 lines"
+  head -1 "$T/out" >"$T/hdr"
+  grep -q '^time,entries,sequence,writes_per_s,log_bytes_per_s,tables,tables_made_per_s,table_bytes_per_s,tables_removed_per_s,memtable_bytes,l0_files,l0_bytes,l1_files,l1_bytes,l2_files,l2_bytes,l3_files,l3_bytes,l4_files,l4_bytes,l5_files,l5_bytes,l6_files,l6_bytes$' "$T/hdr" &&
+    ok || bad "watch's CSV header: $(cat "$T/hdr")"
+  # The writer keeps writing: the sequence grows, and writes/s is positive
+  # once there are two samples.
+  awk -F, 'NR > 1 { if (NF != 24) bad = 1; if (NR > 2 && $3 < prev) bad = 1; prev = $3 }
+           NR == 7 { if ($4 <= 0 || $3 <= 0) bad = 1 } END { exit bad }' "$T/out" &&
+    ok || bad "watch follows the writer's sequence: $(cat "$T/out")"
+  if command -v script >/dev/null 2>&1; then
+    script -qec "'$S' watch --interval 0.2 -n 3 '$db'" /dev/null </dev/null >"$T/tty.out" 2>&1
+    grep -q 'writes/s' "$T/tty.out" && ok || bad "watch draws its table on a terminal"
+    grep -q '^ *6  ' "$T/tty.out" && ok || bad "watch's table lists level 6"
+  fi
+  kill -TERM $writer
+  wait $writer
+  run "$S" watch -n 1 "$T/missing-db"
+  expect_rc 1 "watch of a missing database"
+  run "$S" watch --interval 0 "$db"
+  expect_rc 2 "watch --interval 0"
+  run "$S" watch --window 0 "$db"
+  expect_rc 2 "watch --window 0"
+}
+
 # ---- readers ---------------------------------------------------------------
 
 group_readers() {
@@ -978,6 +1030,18 @@ group_readers() {
   grep -q "^$holder  *writer  *strata  *[1-9]" "$T/out" && ok || bad "readers lists the writer: $(cat "$T/out")"
   echo k >"$T/rdrs.fifo"
   wait $holder
+  # A read-only opener: 'get -r -f FIFO', once it has read a key from a
+  # table, keeps the table mapped (no lock) while it waits for the next.
+  "$S" compact "$db"
+  "$S" get -r -f "$T/rdrs.fifo" "$db" >/dev/null 2>&1 &
+  reader=$!
+  exec 3>"$T/rdrs.fifo"
+  echo k >&3
+  wait_for '"$S" readers "$db" | grep -q "^$reader "'
+  run "$S" readers "$db"
+  grep -q "^$reader  *reader  *strata  *[1-9]" "$T/out" && ok || bad "readers lists a read-only opener: $(cat "$T/out")"
+  exec 3>&-
+  wait $reader
   run "$S" readers "$T/missing-db"
   expect_rc 1 "readers of a missing database"
   run "$S" readers "$db" extra
@@ -1110,7 +1174,7 @@ group_mdbbig() {
   rm -rf "$T/bigdb" "$T/big.want"
 }
 
-for g in kv scan dump jsonl load errors repair subdb cdbmake edit warm progress interrupt readers mdb mdbbig; do
+for g in kv scan dump jsonl load errors repair subdb cdbmake edit warm progress interrupt readers watch mdb mdbbig; do
   if want_group $g; then group_$g; fi
 done
 

@@ -6,6 +6,8 @@
  *   /proc/PID/fd/N       a symbolic link to the file a descriptor holds
  *   /proc/PID/fdinfo/N   "lock:" lines for the locks held through it
  *                        (fcntl and open-file-description locks alike)
+ *   /proc/PID/maps       the files it has mapped (tables are read through
+ *                        mmap, with no descriptor kept)
  *
  * A process with a descriptor of DBPATH/LOCK that holds a lock is the
  * writer; any other process with a file of DBPATH open (a table, a log, the
@@ -46,7 +48,38 @@ static int fd_holds_lock(const char *pid, const char *fd) {
   return held;
 }
 
-/* Looks at one process; returns 1 if it uses the database. */
+/* The distinct files of the database one process uses. */
+typedef struct name_set {
+  char **v;
+  size_t n;
+} name_set;
+
+static void set_add(name_set *ns, const char *name) {
+  for (size_t i = 0; i < ns->n; i++)
+    if (!strcmp(ns->v[i], name)) return;
+  char **v = realloc(ns->v, (ns->n + 1) * sizeof *v);
+  if (!v) return; /* a count one short beats no answer */
+  ns->v = v;
+  if ((v[ns->n] = strdup(name))) ns->n++;
+}
+
+static void set_free(name_set *ns) {
+  for (size_t i = 0; i < ns->n; i++)
+    free(ns->v[i]);
+  free(ns->v);
+}
+
+/* The name of a file directly inside dir, or NULL. */
+static const char *in_dir(const char *path, const char *dir, size_t dlen) {
+  if (strncmp(path, dir, dlen) || path[dlen] != '/' || !path[dlen + 1] ||
+      strchr(path + dlen + 1, '/'))
+    return NULL;
+  return path + dlen + 1;
+}
+
+/* Looks at one process: its descriptors (/proc/PID/fd) and its mapped files
+ * (/proc/PID/maps: tables are read through mmap, with no descriptor kept).
+ * Returns 1 if it uses the database. */
 static int scan_proc(const char *pid, const char *dir, size_t dlen, proc_use *u) {
   char path[PATH_MAX + 64], target[PATH_MAX];
   snprintf(path, sizeof path, "/proc/%s/fd", pid);
@@ -54,6 +87,7 @@ static int scan_proc(const char *pid, const char *dir, size_t dlen, proc_use *u)
   if (!d) return 0; /* gone, or not ours to see */
   memset(u, 0, sizeof *u);
   u->pid = strtol(pid, NULL, 10);
+  name_set files = {NULL, 0};
   struct dirent *de;
   while ((de = readdir(d))) {
     if (de->d_name[0] == '.') continue;
@@ -61,13 +95,29 @@ static int scan_proc(const char *pid, const char *dir, size_t dlen, proc_use *u)
     ssize_t n = readlink(path, target, sizeof target - 1);
     if (n <= 0) continue;
     target[n] = '\0';
-    if ((size_t)n <= dlen || strncmp(target, dir, dlen) || target[dlen] != '/' ||
-        strchr(target + dlen + 1, '/'))
-      continue;
-    u->files++;
-    if (!strcmp(target + dlen + 1, "LOCK") && fd_holds_lock(pid, de->d_name)) u->writer = 1;
+    const char *name = in_dir(target, dir, dlen);
+    if (!name) continue;
+    set_add(&files, name);
+    if (!strcmp(name, "LOCK") && fd_holds_lock(pid, de->d_name)) u->writer = 1;
   }
   closedir(d);
+  snprintf(path, sizeof path, "/proc/%s/maps", pid);
+  FILE *m = fopen(path, "r");
+  if (m) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, m)) > 0) {
+      if (line[len - 1] == '\n') line[len - 1] = '\0';
+      char *slash = strchr(line, '/'); /* the path is the last field */
+      const char *name = slash ? in_dir(slash, dir, dlen) : NULL;
+      if (name) set_add(&files, name);
+    }
+    free(line);
+    fclose(m);
+  }
+  u->files = (int)files.n;
+  set_free(&files);
   if (!u->files) return 0;
   snprintf(path, sizeof path, "/proc/%s/comm", pid);
   FILE *f = fopen(path, "r");
@@ -165,16 +215,18 @@ const cli_cmd cli_cmd_readers = {
     "open for writing; at most one); reader is any other process with a file\n"
     "of the database open: a read-only opener ('strata ... -r', 'strata\n"
     "watch'), or a program reading the files ('strata warm', a backup). files\n"
-    "counts its descriptors on the database's files; command is the process\n"
-    "name from /proc. Without any: \"no process has DBPATH open\".\n"
+    "counts the database's files it has open or mapped; command is the\n"
+    "process name from /proc. Without any: \"no process has DBPATH open\".\n"
     "\n"
-    "What it can see: it reads Linux's /proc (each process's descriptors, and\n"
-    "the locks held through them), so it needs Linux, and it lists only the\n"
-    "processes whose /proc entries this user may read (all of them as root).\n"
+    "What it can see: it reads Linux's /proc (each process's descriptors, the\n"
+    "locks held through them, its mapped files), so it needs Linux, and it\n"
+    "lists only the processes whose /proc entries this user may read (all of\n"
+    "them as root).\n"
     "What it cannot see: a read-only opener registers nowhere and holds no\n"
-    "lock, so one that has momentarily no file of the database open (between\n"
-    "two catch-ups that closed every table) is not listed; nor are processes\n"
-    "on another machine sharing the file system. Strata keeps no reader table,\n"
+    "lock, so one that has no file of the database open or mapped at the\n"
+    "moment (it has read no table yet, and its logs are read and closed) is\n"
+    "not listed; nor are processes on another machine sharing the file\n"
+    "system. Strata keeps no reader table,\n"
     "so there are no stale readers to clean (py-lmdb's -c has no counterpart).\n"
     "\n"
     "  -e, --env DBPATH   the database (instead of the DBPATH operand).\n"

@@ -10,10 +10,14 @@
 
 /* In the order of 'strata --help'; each is defined in its cmd_*.c. */
 static const cli_cmd *const commands[] = {
-    &cli_cmd_get,   &cli_cmd_put,     &cli_cmd_delete, &cli_cmd_edit,
-    &cli_cmd_scan,  &cli_cmd_dump,    &cli_cmd_load,   &cli_cmd_restore,
-    &cli_cmd_drop,  &cli_cmd_stat,    &cli_cmd_warm,   &cli_cmd_readers,
-    &cli_cmd_shell, &cli_cmd_compact, &cli_cmd_check,  &cli_cmd_repair};
+    /* keys */
+    &cli_cmd_get, &cli_cmd_put, &cli_cmd_delete, &cli_cmd_edit, &cli_cmd_scan,
+    /* dumps */
+    &cli_cmd_dump, &cli_cmd_load, &cli_cmd_restore,
+    /* sub-databases, statistics, processes */
+    &cli_cmd_drop, &cli_cmd_stat, &cli_cmd_warm, &cli_cmd_watch, &cli_cmd_readers, &cli_cmd_shell,
+    /* maintenance */
+    &cli_cmd_compact, &cli_cmd_check, &cli_cmd_repair};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f) {
