@@ -2,8 +2,10 @@
 #
 #   cli, cli.live     end-to-end tests of the strata binary (cli_test.sh); the
 #                     second half runs beside other processes: progress on a
-#                     pty, signals, processes holding the database, watch
-#                     beside a writer process (cli_writer.c)
+#                     pty, signals, processes holding the database; watch and
+#                     copies beside a writer process (cli_writer.c), the
+#                     copies opened by LevelDB 1.23 too (ldb_tool of
+#                     tests/suites) when it is built
 #   cli.man           strata(1) renders without warnings and lists every command
 #   cli.mdb_interop   dump/load round trips through LMDB's mdb_dump and
 #                     mdb_load, registered only when lmdb-utils is installed
@@ -19,8 +21,14 @@ target_link_libraries(cli_writer PRIVATE strata_static)
 add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli>
                           kv scan dump jsonl load errors repair subdb cdbmake edit)
 add_test(NAME cli.live COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:strata_cli>
-                               warm progress interrupt readers watch)
-set_tests_properties(cli cli.live PROPERTIES ENVIRONMENT "CLI_WRITER=$<TARGET_FILE:cli_writer>")
+                               warm progress interrupt readers watch copy hotcopy)
+# LevelDB 1.23's side (ldb_tool, tests/suites) opens the hot copies when it
+# is built.
+set(CLI_TEST_ENV "CLI_WRITER=$<TARGET_FILE:cli_writer>")
+if(TARGET ldb_tool)
+  list(APPEND CLI_TEST_ENV "LDB_TOOL=$<TARGET_FILE:ldb_tool>")
+endif()
+set_tests_properties(cli cli.live PROPERTIES ENVIRONMENT "${CLI_TEST_ENV}")
 
 # strata(1) renders with man -l without a warning (groff's -ww through
 # man --warnings), and names every command of 'strata --help'.

@@ -8,14 +8,16 @@
  * with value "value-<same number>", one strata_put each, and after each
  * put returns prints "acked <number>\n" on standard output (flushed), so
  * the test knows which writes were acknowledged before a copy began. Every
- * 100 writes it also writes the same key into sub-database "sub". Stops
- * after N writes (default: never) or at SIGTERM, then closes the database.
- * Exit status 0, or 1 on an error (printed).
+ * 100 writes it also writes the same key into sub-database "sub". After N
+ * writes (default: never) it keeps the database open, and its LOCK held,
+ * until SIGTERM; at SIGTERM it stops and closes the database. Exit status
+ * 0, or 1 on an error (printed).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "strata.h"
 
@@ -60,6 +62,10 @@ int main(int argc, char **argv) {
     printf("acked %lld\n", i);
     fflush(stdout);
   }
+  printf("holding\n");
+  fflush(stdout);
+  while (!stop)
+    pause(); /* SIGTERM's handler ends the wait */
   strata_close(db);
   return 0;
 }

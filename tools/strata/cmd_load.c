@@ -21,7 +21,7 @@
 
 #include "cli.h"
 
-enum { OPT_JSONL = 0x100, OPT_CDBMAKE, OPT_BATCH, OPT_ATOMIC, OPT_SYNC };
+enum { OPT_JSONL = 0x100, OPT_CDBMAKE, OPT_BATCH, OPT_ATOMIC, OPT_SYNC, OPT_NO_BULK };
 enum { CLI_DONE = -1 }; /* parse(): --help was printed */
 
 /* What a load run shares across its inputs. */
@@ -37,6 +37,8 @@ typedef struct load_run {
   unsigned long long applied; /* pairs written by completed batches */
   unsigned long long batches;
   unsigned long long pairs; /* pairs parsed */
+  unsigned long long bulk;  /* pairs written by sorted bulk load */
+  int bulk_load;            /* may use it (not --no-bulk-load) */
   char **created;           /* sub-databases this run created (to drop on Ctrl-C) */
   size_t ncreated;
 } load_run;
@@ -86,14 +88,129 @@ static int write_batch(load_run *lr, strata_batch *b) {
   return CLI_OK;
 }
 
+/* Where an input's pairs go: sorted bulk load (strata_loader_*) while the
+ * target was empty and the keys keep increasing, write batches otherwise.
+ * The first key not greater than the one before finishes the bulk load
+ * (what came before becomes visible at once) and sends the rest through
+ * batches, whose entries are newer than any bulk-loaded one, so a key that
+ * comes twice keeps its last value either way. */
+typedef struct sink {
+  load_run *lr;
+  strata_subdb *sdb;
+  strata_batch *b;
+  strata_loader *l; /* non-NULL while bulk loading */
+  sbuf prev;        /* the last key given to the loader */
+  int has_prev;
+  unsigned long long loaded; /* pairs given to the loader */
+} sink;
+
+static int keycmp(const void *a, size_t alen, const void *b, size_t blen) {
+  int c = memcmp(a, b, alen < blen ? alen : blen);
+  if (c) return c;
+  return alen < blen ? -1 : alen > blen;
+}
+
+static int sink_finish_loader(sink *sk) {
+  int s = strata_loader_finish(sk->l);
+  strata_loader_destroy(sk->l);
+  sk->l = NULL;
+  if (s != STRATA_OK) {
+    cli_db_err(sk->lr->cmd, "bulk load failed", s);
+    return CLI_FAIL;
+  }
+  sk->lr->applied += sk->loaded;
+  sk->lr->bulk += sk->loaded;
+  if (sk->loaded) sk->lr->batches++;
+  return CLI_OK;
+}
+
+static int sink_put(sink *sk, const void *k, size_t klen, const void *v, size_t vlen) {
+  load_run *lr = sk->lr;
+  int s;
+  if (sk->l) {
+    if (!sk->has_prev || keycmp(k, klen, sk->prev.data, sk->prev.len) > 0) {
+      s = strata_loader_add(sk->l, k, klen, v, vlen);
+      if (s != STRATA_OK) {
+        cli_db_err(lr->cmd, "bulk load failed", s);
+        return CLI_FAIL;
+      }
+      sk->prev.len = 0;
+      if (sbuf_append(&sk->prev, k, klen)) {
+        cli_err(lr->cmd, "out of memory");
+        return CLI_FAIL;
+      }
+      sk->has_prev = 1;
+      sk->loaded++;
+      return CLI_OK;
+    }
+    int rc = sink_finish_loader(sk);
+    if (rc) return rc;
+  }
+  s = strata_batch_put_in(sk->b, sk->sdb, k, klen, v, vlen);
+  if (s != STRATA_OK) {
+    cli_db_err(lr->cmd, "cannot queue a pair", s);
+    return CLI_FAIL;
+  }
+  if (lr->batch_size && strata_batch_count(sk->b) >= lr->batch_size) return write_batch(lr, sk->b);
+  return CLI_OK;
+}
+
+/* The clean end of an input: the bulk load finishes, the last batch is
+ * written. */
+static int sink_end(sink *sk) {
+  if (sk->l) {
+    int rc = sink_finish_loader(sk);
+    if (rc) return rc;
+  }
+  return write_batch(sk->lr, sk->b);
+}
+
+/* 1 if sdb (NULL: main) holds no entry. */
+static int target_empty(strata_db *db, strata_subdb *sdb) {
+  strata_iter *it;
+  if (strata_iter_create_in(db, sdb, NULL, &it) != STRATA_OK) return 0;
+  strata_iter_seek_to_first(it);
+  int empty = !strata_iter_valid(it) && strata_iter_status(it) == STRATA_OK;
+  strata_iter_destroy(it);
+  return empty;
+}
+
+/* 1 if the pending pairs' keys are strictly increasing. */
+static int pending_sorted(const sbuf *pending) {
+  size_t at = 0;
+  const char *pk = NULL;
+  size_t plen = 0;
+  while (at < pending->len) {
+    size_t lens[2];
+    memcpy(lens, pending->data + at, sizeof lens);
+    at += sizeof lens;
+    const char *k = pending->data + at;
+    if (pk && keycmp(k, lens[0], pk, plen) <= 0) return 0;
+    pk = k;
+    plen = lens[0];
+    at += lens[0] + lens[1];
+  }
+  return 1;
+}
+
 /* Opens the database and the input's target (-d or NAME= wins over the
- * dump's own database= line, known once the header is read), then moves
- * the pending pairs into batch b. */
-static int start_target(load_run *lr, const load_input *in_spec, const dump_reader *r,
-                        strata_subdb **sdb, strata_batch *b, sbuf *pending) {
+ * dump's own database= line, known once the header is read), chooses bulk
+ * load for an empty target, then moves the pending pairs into the sink. */
+static int start_target(load_run *lr, const load_input *in_spec, const dump_reader *r, sink *sk,
+                        sbuf *pending) {
   const char *name = in_spec->name ? in_spec->name : (r->database[0] ? r->database : NULL);
   int rc;
-  if ((rc = open_db(lr)) || (rc = open_target(lr, name, sdb))) return rc;
+  if ((rc = open_db(lr)) || (rc = open_target(lr, name, &sk->sdb))) return rc;
+  /* --atomic holds the whole input here: bulk load only if all of it is
+   * sorted, so that one step (the loader's finish) applies all of it. */
+  int bulk = lr->bulk_load && (lr->batch_size || pending_sorted(pending));
+  if (bulk && target_empty(lr->db, sk->sdb)) {
+    int s = strata_loader_create(lr->db, sk->sdb, &sk->l);
+    if (s != STRATA_OK) {
+      cli_db_err(lr->cmd, "cannot start a bulk load", s);
+      return CLI_FAIL;
+    }
+  }
   size_t at = 0;
   while (at < pending->len) {
     size_t lens[2];
@@ -101,11 +218,7 @@ static int start_target(load_run *lr, const load_input *in_spec, const dump_read
     at += sizeof lens;
     const char *k = pending->data + at, *v = k + lens[0];
     at += lens[0] + lens[1];
-    int s = strata_batch_put_in(b, *sdb, k, lens[0], v, lens[1]);
-    if (s != STRATA_OK) {
-      cli_db_err(lr->cmd, "cannot queue a pair", s);
-      return CLI_FAIL;
-    }
+    if ((rc = sink_put(sk, k, lens[0], v, lens[1]))) return rc;
   }
   sbuf_free(pending);
   return CLI_OK;
@@ -130,8 +243,10 @@ static int load_input_run(load_run *lr, const load_input *in_spec, cli_progress 
     pg->total += (uint64_t)st.st_size;
   uint64_t base = pg->done;
 
-  strata_batch *b = NULL;
-  int s = strata_batch_create(&b);
+  sink sk;
+  memset(&sk, 0, sizeof sk);
+  sk.lr = lr;
+  int s = strata_batch_create(&sk.b);
   if (s != STRATA_OK) {
     cli_db_err(cmd, "cannot create a write batch", s);
     if (in != stdin) fclose(in);
@@ -145,36 +260,28 @@ static int load_input_run(load_run *lr, const load_input *in_spec, cli_progress 
    * each as two size_t lengths and the bytes. */
   sbuf pending = SBUF_INIT;
   unsigned long long npending = 0;
-  strata_subdb *sdb = NULL;
   int have_target = 0, rc = CLI_OK, got = 0;
   unsigned long long before = lr->applied, batches_before = lr->batches;
   while (!cli_interrupted() && (got = dump_reader_next(&r, &key, &val)) == 1) {
     lr->pairs++;
     if (cli_progress_due(pg)) cli_progress_update(pg, base + r.offset, lr->pairs);
-    if (!have_target) {
-      size_t lens[2] = {key.len, val.len};
-      if (sbuf_append(&pending, lens, sizeof lens) || sbuf_append(&pending, key.data, key.len) ||
-          sbuf_append(&pending, val.data, val.len)) {
-        cli_err(cmd, "out of memory");
-        rc = CLI_FAIL;
-        break;
-      }
-      npending++;
-      if (!lr->batch_size || npending < lr->batch_size) continue;
-      if ((rc = start_target(lr, in_spec, &r, &sdb, b, &pending))) break;
-      have_target = 1;
-    } else {
-      s = strata_batch_put_in(b, sdb, key.data, key.len, val.data, val.len);
-      if (s != STRATA_OK) {
-        cli_progress_clear(pg);
-        cli_db_err(cmd, "cannot queue a pair", s);
-        rc = CLI_FAIL;
-        break;
-      }
+    if (have_target) {
+      if ((rc = sink_put(&sk, key.data, key.len, val.data, val.len))) break;
+      continue;
     }
-    if (lr->batch_size && strata_batch_count(b) >= lr->batch_size && (rc = write_batch(lr, b)))
+    size_t lens[2] = {key.len, val.len};
+    if (sbuf_append(&pending, lens, sizeof lens) || sbuf_append(&pending, key.data, key.len) ||
+        sbuf_append(&pending, val.data, val.len)) {
+      cli_err(cmd, "out of memory");
+      rc = CLI_FAIL;
       break;
+    }
+    if (lr->batch_size && ++npending >= lr->batch_size) {
+      if ((rc = start_target(lr, in_spec, &r, &sk, &pending))) break;
+      have_target = 1;
+    }
   }
+  if (rc) cli_progress_clear(pg);
   if (got < 0 && !rc) {
     cli_progress_clear(pg);
     if (r.io_error)
@@ -190,20 +297,20 @@ static int load_input_run(load_run *lr, const load_input *in_spec, cli_progress 
             lr->batches - batches_before);
     rc = CLI_FAIL;
   } else if (!rc && !cli_interrupted()) {
-    /* The last batch; an empty input still creates the database (and the
+    /* The end; an empty input still creates the database (and the
      * sub-database). */
-    if (!have_target && (rc = start_target(lr, in_spec, &r, &sdb, b, &pending))) {
-      /* reported */
-    } else {
-      rc = write_batch(lr, b);
-    }
+    if (!have_target) rc = start_target(lr, in_spec, &r, &sk, &pending);
+    if (!rc) rc = sink_end(&sk);
   }
+  /* An unfinished bulk load adds nothing: its tables are deleted. */
+  strata_loader_destroy(sk.l);
+  sbuf_free(&sk.prev);
   sbuf_free(&pending);
   pg->done = base + r.offset;
   dump_reader_free(&r);
   sbuf_free(&key);
   sbuf_free(&val);
-  strata_batch_destroy(b);
+  strata_batch_destroy(sk.b);
   if (in != stdin) fclose(in);
   return rc;
 }
@@ -252,6 +359,7 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, load_run *lr, load_o
                                            {"batch", required_argument, NULL, OPT_BATCH},
                                            {"atomic", no_argument, NULL, OPT_ATOMIC},
                                            {"sync", no_argument, NULL, OPT_SYNC},
+                                           {"no-bulk-load", no_argument, NULL, OPT_NO_BULK},
                                            {"verbose", no_argument, NULL, 'v'},
                                            {"all", no_argument, NULL, 'a'},
                                            CLI_LONGOPT_ENV,
@@ -267,6 +375,7 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, load_run *lr, load_o
   lr->cmd = cmd;
   lr->mode = DUMP_DETECT;
   lr->batch_size = 1000;
+  lr->bulk_load = 1;
   strata_write_options_init(&lr->wo);
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":f:Tvae:d:qh", longopts, NULL)) != -1) {
@@ -289,6 +398,7 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, load_run *lr, load_o
       break;
     case OPT_ATOMIC: atomic = 1; break;
     case OPT_SYNC: lr->wo.sync = 1; break;
+    case OPT_NO_BULK: lr->bulk_load = 0; break;
     case 'v': o->verbose = 1; break;
     case 'a':
       if (!is_restore) return cli_bad_option(cmd, '?', argv);
@@ -325,7 +435,8 @@ static int run_inputs(load_run *lr, const load_opts *o, load_input *ins, size_t 
   cli_progress_end(&pg);
   if (cli_interrupted()) rc = interrupted(lr);
   if (!rc && o->verbose)
-    cli_err(lr->cmd, "loaded %llu pairs in %llu batches", lr->pairs, lr->batches);
+    cli_err(lr->cmd, "loaded %llu pairs in %llu batches (%llu pairs by sorted bulk load)",
+            lr->pairs, lr->batches, lr->bulk);
   run_free(lr);
   return rc;
 }
@@ -389,12 +500,24 @@ const cli_cmd cli_cmd_load = {
     "                   batch: all of it or nothing is loaded. Holds the whole\n"
     "                   input in memory.\n"
     "  --sync           sync each batch to stable storage before the next.\n"
-    "  -v, --verbose    report the number of pairs and batches written.\n"
+    "  --no-bulk-load   always write batches (see below).\n"
+    "  -v, --verbose    report the pairs and batches written:\n"
+    "                   \"loaded N pairs in B batches (K pairs by sorted bulk\n"
+    "                   load)\" on standard error.\n"
     "  -e, --env DBPATH the database (instead of the DBPATH operand).\n"
     "  -q, --quiet      no progress line.\n"
     "  --progress       a progress line (bytes read of the file's size, records,\n"
     "                   rate, time left) even when stderr is not a terminal.\n"
     "  -h, --help       print this help.\n"
+    "\n"
+    "Sorted bulk load: when the target (the main database or the\n"
+    "sub-database) is empty, pairs go into sorted tables built straight from\n"
+    "the input (strata_loader_*: no write-ahead log, no compaction) as long as\n"
+    "each key is greater than the one before; the tables are added at once,\n"
+    "atomically, when the input ends. The first key out of order adds what\n"
+    "came before and sends the rest through write batches (a key given twice\n"
+    "keeps its last value either way). A dump is sorted, so restoring one\n"
+    "into a new database is one bulk load.\n"
     "\n"
     "Errors: a malformed line (bad hex digit, odd number of hex digits, a key\n"
     "without its value line, a bad header, bad JSON, a cdbmake length that\n"
@@ -404,7 +527,8 @@ const cli_cmd cli_cmd_load = {
     "and exit status 1. Each batch is parsed completely before it is written,\n"
     "so nothing from the batch holding the bad line is applied; earlier\n"
     "batches have been applied (the message says how many pairs), unless\n"
-    "--atomic was given. The database is opened, and created, only when the\n"
+    "--atomic was given; of a bulk load in progress nothing is applied. The database is opened, "
+    "and created, only when the\n"
     "first batch is complete, so input that is bad from the start creates\n"
     "nothing.\n"
     "\n"
@@ -612,8 +736,9 @@ const cli_cmd cli_cmd_restore = {
     "db_dump/mdb_dump dump, JSON lines), or forced with --cdbmake, --jsonl or\n"
     "-T. Pairs are written in batches of --batch N (default 1000), or all of\n"
     "an input as one batch with --atomic; errors are reported and handled as\n"
-    "by 'strata load'. Options: -f, -d, -a, --cdbmake, --jsonl, -T, --batch,\n"
-    "--atomic, --sync, -v, -e, -q, --progress, -h, as for load.\n"
+    "by 'strata load', sorted input into an empty database by sorted bulk\n"
+    "load. Options: -f, -d, -a, --cdbmake, --jsonl, -T, --batch, --atomic,\n"
+    "--sync, --no-bulk-load, -v, -e, -q, --progress, -h, as for load.\n"
     "\n"
     "Prints \"strata restore: restored N pairs from M inputs\" on standard\n"
     "error at the end (not with -q).\n"

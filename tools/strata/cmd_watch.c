@@ -36,10 +36,10 @@ typedef struct file_seen {
 } file_seen;
 
 typedef struct sample {
-  double t;                /* monotonic seconds */
-  unsigned long long seq;  /* strata.last-sequence */
-  unsigned long long log_written;   /* cumulative bytes appended to logs */
-  unsigned long long table_written; /* cumulative bytes of new tables */
+  double t;                                    /* monotonic seconds */
+  unsigned long long seq;                      /* strata.last-sequence */
+  unsigned long long log_written;              /* cumulative bytes appended to logs */
+  unsigned long long table_written;            /* cumulative bytes of new tables */
   unsigned long long tables_made, tables_gone; /* cumulative counts */
 } sample;
 

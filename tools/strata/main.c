@@ -12,8 +12,9 @@
 static const cli_cmd *const commands[] = {
     /* keys */
     &cli_cmd_get, &cli_cmd_put, &cli_cmd_delete, &cli_cmd_edit, &cli_cmd_scan,
-    /* dumps */
-    &cli_cmd_dump, &cli_cmd_load, &cli_cmd_restore,
+    /* dumps and copies */
+    &cli_cmd_dump, &cli_cmd_load, &cli_cmd_restore, &cli_cmd_copy, &cli_cmd_copyfd,
+    &cli_cmd_rewrite,
     /* sub-databases, statistics, processes */
     &cli_cmd_drop, &cli_cmd_stat, &cli_cmd_warm, &cli_cmd_watch, &cli_cmd_readers, &cli_cmd_shell,
     /* maintenance */
@@ -41,9 +42,9 @@ static void usage(FILE *f) {
         "  -r, --read-only    open read-only, beside a writer in another process.\n"
         "  -x, --hex          keys and values in hex.\n"
         "  -q, --quiet        no progress line; --progress forces one.\n"
-        "Long commands (dump, load, restore, compact, check, repair, warm) show a\n"
-        "progress line on standard error when it is a terminal, and nothing\n"
-        "otherwise.\n"
+        "Long commands (dump, load, restore, copy, copyfd, rewrite, compact,\n"
+        "check, repair, warm) show a progress line on standard error when it is\n"
+        "a terminal, and nothing otherwise.\n"
         "\n"
         "Keys and values are byte strings. On the command line they are used as\n"
         "given; a shell argument cannot hold a NUL byte, so get, put, delete and\n"
@@ -59,9 +60,9 @@ static void usage(FILE *f) {
         "DBPATH/lost/).\n"
         "\n"
         "A database is held open, and locked, only while a command runs. A\n"
-        "command that only reads (get, scan, dump, stat) opens it read-only when\n"
-        "another process holds the lock; one that writes fails then (\"lock ...\n"
-        "already held\") rather than waiting.\n"
+        "command that only reads (get, scan, dump, stat, copy, rewrite) opens it\n"
+        "read-only when another process holds the lock; one that writes fails\n"
+        "then (\"lock ... already held\") rather than waiting.\n"
         "\n"
         "Exit status: 0 success; 1 failure (including a key get did not find, and\n"
         "damage found by check); 2 bad usage (unknown command or option, missing\n"
