@@ -900,6 +900,12 @@ STRATA_API int strata_compact_range(strata_db *db, const void *begin, size_t ble
  *   "leveldb.sstables"                every table of every level
  *   "leveldb.approximate-memory-usage" bytes held by memtables
  *   "strata.level-bytes<N>"           total bytes of tables at level N
+ *   "strata.last-sequence"            the sequence number of the newest
+ *                                     write this handle sees (decimal):
+ *                                     each put or delete of a batch takes
+ *                                     one, so its growth counts writes (on
+ *                                     a read-only handle, the writer's, as
+ *                                     of the last catch-up)
  * Errors: STRATA_ENOTFOUND for an unknown name, STRATA_ENOMEM. */
 STRATA_API int strata_property(strata_db *db, const char *name, strata_buf *out);
 
