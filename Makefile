@@ -1,16 +1,24 @@
 # Strata: the two commands of README.md.
-#   make demo   - install what is missing, build, run the main job
-#   make test   - install what is missing, build, run every test (plain and ASan+UBSan builds)
+#   make demo   - install what is missing, build, run the main job (and the Python package's demo)
+#   make test   - install what is missing, build, run every test (plain and ASan+UBSan builds,
+#                 and the Python package's tests: installed into a venv, and under ASan)
 # Other targets: build, asan, bench (side-by-side benchmark), bench-server (strata-server beside
-# redis-server), install, clean.
+# redis-server), install, clean; python (the Python package pip-installed into $(VENV)),
+# test-python, test-python-asan, bench-python.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR     ?= ON
 CMAKE_ARGS ?=
+# The Python package (python/): Debian's interpreter, a venv that sees Debian's packages
+# (pytest, hypothesis, numpy, plyvel, lmdb), and the ASan build of the extension.
+PYTHON     ?= /usr/bin/python3
+VENV       ?= $(BUILD)/venv
+PY_ASAN    ?= $(ASAN_BUILD)/python
 
-.PHONY: all deps build asan test test-plain test-asan demo bench bench-server install clean
+.PHONY: all deps build asan test test-plain test-asan demo bench bench-server install clean \
+	python test-python python-asan test-python-asan bench-python
 
 all: build
 
@@ -32,10 +40,30 @@ test-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		STRATA_TEST_SCALE=asan ctest --output-on-failure -j$(JOBS)
 
-test: test-plain test-asan
+# The package as a user installs it: pip, offline, into a venv made from Debian's Python.
+python: deps
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install --no-build-isolation --no-index --quiet ./python
 
-demo: build
+test-python: python
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+
+# The extension and the engine built with ASan+UBSan, run by Debian's Python with the ASan
+# runtime preloaded (Python itself is not instrumented; its exit-time leaks are not ours).
+python-asan: deps
+	cd python && STRATA_SANITIZE=1 $(PYTHON) setup.py -q build --build-lib ../$(PY_ASAN)/lib \
+		--build-temp ../$(PY_ASAN)/tmp
+
+test-python-asan: python-asan
+	PYTHONPATH=$(PY_ASAN)/lib LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		STRATA_TEST_SCALE=asan $(PYTHON) -m pytest -q -p no:cacheprovider python/tests
+
+test: test-plain test-asan test-python test-python-asan
+
+demo: build python
 	sh scripts/demo.sh $(BUILD)/strata
+	$(VENV)/bin/python python/demo.py
 
 # The side-by-side benchmark (Strata via leveldb/c.h -- the like-for-like baseline of the
 # ratios --, Strata's native API, LevelDB 1.23, RocksDB): three interleaved rounds of
@@ -51,6 +79,12 @@ bench: build
 # ratios lands in $(BUILD)/bench-server/results.txt. See bench/server_bench.sh (BIG=1, ROUNDS=3).
 bench-server: build
 	sh bench/server_bench.sh $(BUILD)
+
+# The Python benchmark: strata, Debian's python3-plyvel and python3-lmdb, and sqlite3,
+# interleaved; a table (results.md) and a chart (ratios.png).
+bench-python: python
+	mkdir -p $(BUILD)/bench-results
+	$(VENV)/bin/python python/bench/bench.py --out $(BUILD)/bench-results/python
 
 install: build
 	cmake --install $(BUILD)

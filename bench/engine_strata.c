@@ -223,6 +223,22 @@ static int e_txn_get(void *h, void *reader, const char *key, size_t klen, size_t
   return 1;
 }
 
+static void *e_loader_create(void *h) {
+  sdb *s = h;
+  strata_loader *l;
+  return strata_loader_create(s->db, NULL, &l) == STRATA_OK ? l : fail("loader");
+}
+
+static int e_loader_add(void *l, const char *key, size_t klen, const char *val, size_t vlen) {
+  return strata_loader_add(l, key, klen, val, vlen) == STRATA_OK ? 0 : failed("loader add");
+}
+
+static int e_loader_finish(void *l) {
+  int rc = strata_loader_finish(l) == STRATA_OK ? 0 : failed("loader finish");
+  strata_loader_destroy(l);
+  return rc;
+}
+
 static const bench_engine engine = {
     .name = "strata",
     .property_prefix = "leveldb.",
@@ -258,6 +274,9 @@ static const bench_engine engine = {
     .txn_reader_create = e_txn_reader_create,
     .txn_reader_destroy = e_txn_reader_destroy,
     .txn_get = e_txn_get,
+    .loader_create = e_loader_create,
+    .loader_add = e_loader_add,
+    .loader_finish = e_loader_finish,
 };
 
 int main(int argc, char **argv) { return bench_worker_main(argc, argv, &engine); }

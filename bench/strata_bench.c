@@ -30,11 +30,18 @@ extern char **environ;
 
 /* Every engine a worker may exist for, in the default order. The first is
  * the baseline of the ratios. */
-static const char *const known_engines[] = {"strata", "strata-ldbc", "leveldb", "rocksdb"};
+/* leveldb and rocksdb are Debian's builds (which keep their asserts);
+ * leveldb-release and rocksdb-release are upstream releases built by hand
+ * in CMake's Release mode, when the build was configured with their paths
+ * (bench/CMakeLists.txt: STRATA_BENCH_LEVELDB_RELEASE_DIR,
+ * STRATA_BENCH_ROCKSDB_RELEASE_DIR). */
+static const char *const known_engines[] = {"strata",  "strata-ldbc",     "leveldb",
+                                            "rocksdb", "leveldb-release", "rocksdb-release"};
 #define NKNOWN ((int)(sizeof known_engines / sizeof known_engines[0]))
 
 typedef struct row {
   int have;
+  int unsupported; /* the engine reported it cannot run this workload */
   int threads;
   double ops, found, micros, cpu, mbs, opss;
   char levels[128];
@@ -134,6 +141,13 @@ static int take_line(int r, int e, const char *line) {
     return 0;
   }
   const member *seq = find_member(m, n, "seq", 0), *bench = find_member(m, n, "bench", 1);
+  const member *unsupported = find_member(m, n, "unsupported", 0);
+  if (seq != NULL && bench != NULL && unsupported != NULL) {
+    int w = (int)seq->num;
+    if (w < 0 || w >= cfg.nworkloads || strcmp(bench->str, cfg.workloads[w]) != 0) return -1;
+    row_at(r, e, w)->unsupported = 1;
+    return 0;
+  }
   const member *micros = find_member(m, n, "micros_per_op", 0);
   const member *cpu = find_member(m, n, "cpu_micros_per_op", 0);
   const member *mbs = find_member(m, n, "mb_per_s", 0), *opss = find_member(m, n, "ops_per_s", 0);
@@ -385,6 +399,8 @@ static void print_tables(void) {
       printf("  %-12s %*s %10s %9s %10s %*s  ", engines[e], w1, a, x, b, c, w2, d);
       if (last != NULL)
         printf("%.0f  %s\n", last->found, last->levels);
+      else if (row_at(0, e, w)->unsupported)
+        printf("(not supported)\n");
       else
         printf("(no result)\n");
     }
@@ -733,7 +749,7 @@ int main(int argc, char **argv) {
   for (int r = 0; r < rounds; r++)
     for (int e = 0; e < nengines; e++) {
       for (int w = 0; w < cfg.nworkloads; w++)
-        if (!row_at(r, e, w)->have) missing++;
+        if (!row_at(r, e, w)->have && !row_at(r, e, w)->unsupported) missing++;
       if (*rss_at(r, e) < 0) missing++;
     }
 

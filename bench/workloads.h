@@ -36,7 +36,8 @@ typedef struct bench_config {
  * deleterandom and fill100K, which leave a database that random reads of
  * [0, num) would mostly miss. */
 #define BENCH_DEFAULT_WORKLOADS                                                                    \
-  "fillseq,fillsync,fillrandom,overwrite,readrandom,readseq,readreverse,compact,readrandom,"       \
+  "fillseq,bulkload,fillsync,fillrandom,overwrite,readrandom,readseq,readreverse,compact,"         \
+  "readrandom,"                                                                                    \
   "readmissing,seekrandom,readrandom_mt,readwhilewriting,deleterandom,fill100K"
 
 /* Sets the defaults above (workload list included). */
@@ -122,6 +123,14 @@ typedef struct bench_engine {
   void *(*txn_reader_create)(void *db);
   void (*txn_reader_destroy)(void *reader);
   int (*txn_get)(void *db, void *reader, const char *key, size_t klen, size_t *vlen);
+  /* Sorted bulk load, optional (NULL: the engine has none, and the
+   * bulkload workload reports "not supported"). loader_create starts a
+   * load into db; loader_add takes keys in increasing order; loader_finish
+   * adds what was loaded to the database and frees the loader (on error
+   * too). */
+  void *(*loader_create)(void *db);
+  int (*loader_add)(void *loader, const char *key, size_t klen, const char *val, size_t vlen);
+  int (*loader_finish)(void *loader);
 } bench_engine;
 
 /* The worker's main: parses the shared flags, runs the workload list in

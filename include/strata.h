@@ -288,6 +288,16 @@ struct strata_env {
   uint64_t (*now_micros)(strata_env *env); /* monotonic */
   void (*sleep_micros)(strata_env *env, uint64_t micros);
   void *state; /* for user envs */
+  /* Makes `to` a second name of the existing file `from` (a hard link), so
+   * strata_checkpoint need not copy tables. STRATA_ENOTSUP when the file
+   * system cannot (the paths are on different file systems, or it has no
+   * hard links): the caller then copies the file; STRATA_ENOTFOUND when
+   * `from` is missing; STRATA_EIO otherwise (e.g. `to` exists). NULL means
+   * the env cannot link: callers copy. Appended after state so that a user
+   * env which copies a default env and replaces some pointers keeps
+   * working, and one built field by field with designated initializers
+   * gets NULL (copying). */
+  int (*link_file)(strata_env *env, const char *from, const char *to);
 };
 
 /* The process-wide POSIX env (never freed; every fd close-on-exec). */
@@ -790,44 +800,85 @@ STRATA_API int strata_catch_up(strata_db *db);
 /* ------------------------------------------------------------------------ */
 
 /* Makes a consistent copy of the open database in dest_dir (which must not
- * exist; it is created) while the database keeps taking writes: every
- * write acknowledged before the call began is in the copy. Tables are
- * hard-linked when dest_dir is on the same file system, copied otherwise;
- * the copy has its own MANIFEST, CURRENT and no log, opens in Strata and in
- * LevelDB 1.23, and shares nothing with the source but the immutable
- * table files. Sub-databases are copied with the rest. A crash during the
- * call leaves the source untouched and dest_dir incomplete (no CURRENT).
- * Errors: STRATA_EINVAL (dest_dir exists), STRATA_EIO, STRATA_ENOMEM.
- * Thread-safe. */
+ * exist; it is created, its parent must exist) while the database keeps
+ * taking writes. The copy is the database as of one point in its history:
+ * every write acknowledged before the call began is in it, and of later
+ * writes, at most a prefix in write order (never a part of a batch).
+ * Tables are hard-linked (strata_env.link_file) when dest_dir is on the
+ * same file system, copied otherwise (or when the env cannot link); what
+ * the memtables hold is written into one new table of the copy, so the
+ * source is not flushed. The copy has its own MANIFEST and CURRENT and no
+ * write-ahead log, opens in Strata and in LevelDB 1.23, and shares nothing
+ * with the source but immutable table files: writes and compactions in
+ * either never affect the other. Sub-databases are copied with the rest.
+ * CURRENT is written last (temporary file, rename, directory sync), so a
+ * crash during the call leaves the source untouched and dest_dir without
+ * CURRENT (not a database); on an error, dest_dir and everything made in
+ * it is removed. The algorithm is described at the top of
+ * src/db/checkpoint.c. Errors: STRATA_EINVAL (dest_dir exists or is empty,
+ * a read-only database), STRATA_ENOTFOUND (dest_dir's parent is missing),
+ * STRATA_EIO, STRATA_ENOMEM, STRATA_ECORRUPTION (a table shorter than the
+ * MANIFEST says). Thread-safe; several checkpoints may run at once. */
 STRATA_API int strata_checkpoint(strata_db *db, const char *dest_dir);
 
 /* Sorted bulk load (RocksDB's SST ingestion is the model): builds sorted
- * tables straight from keys given in strictly increasing order and adds
- * them to the deepest level in one MANIFEST record, with no write-ahead
- * log and no compaction rewriting them. For filling a new database or an
- * empty sub-database: at finish, the loaded key range must hold no entry
- * of the target (main database or sdb) in any memtable or table, or the
- * load fails with STRATA_EINVAL and nothing is added. The loaded entries
- * become visible to every reader at once, when strata_loader_finish
- * returns, and are durable then. Not thread-safe: one thread at a time
- * per loader. */
+ * tables straight from keys given in strictly increasing order, with the
+ * database's table options (block size, restart interval, compression,
+ * filter policy; tables of about max_file_size bytes), and adds them in
+ * one MANIFEST record, each to the deepest level where no table overlaps
+ * it: no write-ahead log, no memtable, no compaction rewriting them. The
+ * tables are built on two threads of the loader's own while the caller
+ * adds the next entries; the loader holds up to three tables' worth of
+ * entries in memory, uncompressed (about 3 x max_file_size divided by the
+ * compression ratio; more while one value is larger than that). For
+ * filling a new database, an empty sub-database or an empty key range: at
+ * finish, the loaded key range [first key, last key] must hold no entry of
+ * the target (main database or sdb) in any memtable or table -- deletion
+ * markers included -- or the load fails with STRATA_EINVAL and nothing is
+ * added. Keys of the main database may lie on both sides of the reserved
+ * range of sub-databases, whose records do not count.
+ *
+ * Visibility: the loaded entries become visible to every reader at once,
+ * when strata_loader_finish returns, and are durable then. They carry
+ * sequence number 0, so a write of a loaded key during or after the load
+ * is always newer; and a snapshot taken before finish also sees them once
+ * finish returns (iterators created before finish do not). The tables of
+ * a load that is not finished, or that failed, are deleted (by
+ * strata_loader_destroy at the latest). The algorithm is described at the
+ * top of src/db/loader.c.
+ *
+ * Thread-safety: a loader is used by one thread at a time; several loaders
+ * may run on one database at once (their finishes are serialised). A
+ * loader must be destroyed before its database is closed. */
 typedef struct strata_loader strata_loader;
 
 /* Starts a load into sdb (NULL: the main database). *out is owned by the
- * caller (free with strata_loader_destroy). Errors: STRATA_EINVAL
- * (read-only database, dropped handle), STRATA_ENOMEM, STRATA_EIO. */
+ * caller (free with strata_loader_destroy). Makes no file itself.
+ * Errors: STRATA_EINVAL (read-only database, dropped handle or
+ * another database's), STRATA_ENOMEM, STRATA_EMISUSE (NULL db or out). */
 STRATA_API int strata_loader_create(strata_db *db, strata_subdb *sdb, strata_loader **out);
-/* Adds one entry; key must be greater than the previous key (in the
- * database's comparator). Errors: STRATA_EINVAL (out of order or equal,
- * a main-database key in the reserved range, size limits), STRATA_EIO,
- * STRATA_ENOMEM. After an error the loader accepts only destroy. */
+/* Adds one entry (key and value are copied); key must be greater than the
+ * previous key in the database's comparator. Errors: STRATA_EINVAL (equal
+ * to or less than the previous key, a main-database key in the reserved
+ * range, a key over 4 GiB - 9 bytes less the sub-database prefix, a value
+ * over 4 GiB - 1), STRATA_EIO (a table could not be written or synced:
+ * the builder threads' failure comes back from a later add or from
+ * finish), STRATA_ENOMEM. After an error the loader is failed: every later
+ * add or finish returns STRATA_EMISUSE, and only destroy is useful. */
 STRATA_API int strata_loader_add(strata_loader *l, const void *key, size_t klen, const void *val,
                                  size_t vlen);
-/* Finishes the tables, syncs them and adds them to the database. Errors:
- * STRATA_EINVAL (the range overlaps existing entries), STRATA_EIO,
- * STRATA_ENOMEM; on error no table is added. */
+/* Finishes the last table, syncs it and adds every table to the database.
+ * A load of no entry adds nothing and succeeds. Errors: STRATA_EINVAL (the
+ * range holds an entry, naming its key; the sub-database was dropped
+ * meanwhile), STRATA_EIO (also: the database is closing, or a background
+ * error stopped its writes), STRATA_ENOMEM; on error no table is added and
+ * the loader is failed (when the MANIFEST write itself failed, the
+ * database stops taking writes, as after any background error, and the
+ * tables stay on disk for the next open to judge). STRATA_EMISUSE after
+ * finish or an error. */
 STRATA_API int strata_loader_finish(strata_loader *l);
-/* Frees the loader; tables of an unfinished load are deleted. NULL: no-op. */
+/* Frees the loader; the tables of an unfinished or failed load are
+ * deleted. NULL: no-op. */
 STRATA_API void strata_loader_destroy(strata_loader *l);
 
 /* ------------------------------------------------------------------------ */
@@ -849,6 +900,12 @@ STRATA_API int strata_compact_range(strata_db *db, const void *begin, size_t ble
  *   "leveldb.sstables"                every table of every level
  *   "leveldb.approximate-memory-usage" bytes held by memtables
  *   "strata.level-bytes<N>"           total bytes of tables at level N
+ *   "strata.last-sequence"            the sequence number of the newest
+ *                                     write this handle sees (decimal):
+ *                                     each put or delete of a batch takes
+ *                                     one, so its growth counts writes (on
+ *                                     a read-only handle, the writer's, as
+ *                                     of the last catch-up)
  * Errors: STRATA_ENOTFOUND for an unknown name, STRATA_ENOMEM. */
 STRATA_API int strata_property(strata_db *db, const char *name, strata_buf *out);
 

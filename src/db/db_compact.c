@@ -26,6 +26,7 @@
 #include "db/db_impl.h"
 #include "db/filename.h"
 #include "db/subdb.h"
+#include "db/ingest.h"
 #include "table/table_builder.h"
 #include "util/internal_key.h"
 #include "util/numset.h"
@@ -33,7 +34,8 @@
 static int has_work(strata_db *db) {
   if (db->bg_error.code) return 0;
   return db->old_log != NULL || db->dir_sync_pending || db->imm != NULL ||
-         (db->manual && !db->manual->done) || st_vset_needs_compaction(&db->vs);
+         (db->manual && !db->manual->done) || (db->ingest && !db->ingest->done) ||
+         st_vset_needs_compaction(&db->vs);
 }
 
 void st_db_maybe_schedule(strata_db *db) {
@@ -638,6 +640,10 @@ static void background_work(strata_db *db) {
   }
   if (db->imm) {
     compact_memtable(db);
+    return;
+  }
+  if (db->ingest && !db->ingest->done) {
+    st_db_run_ingest(db); /* a bulk load's tables (ingest.c) */
     return;
   }
   int rc = 0;

@@ -61,6 +61,8 @@ typedef struct st_manual_compaction {
   int rc;
 } st_manual_compaction;
 
+struct st_ingest; /* db/ingest.h */
+
 typedef struct st_level_stats {
   int64_t micros, bytes_read, bytes_written;
 } st_level_stats;
@@ -117,6 +119,7 @@ struct strata_db {
   st_version_set vs;                   /* [mu] */
   st_error bg_error;                   /* [mu] sticky; code 0 = none */
   st_manual_compaction *manual;        /* [mu] */
+  struct st_ingest *ingest;            /* [mu] tables to add (ingest.h), or NULL */
   int bg_busy;                         /* [mu] background thread is working */
   st_level_stats stats[ST_NUM_LEVELS]; /* [mu] */
 
@@ -234,6 +237,11 @@ st_superversion *st_ro_sv_get(strata_db *db, const strata_read_options *ropt, ui
  * its sequence number); unpin drops it. */
 void st_ro_snapshot_pin(strata_db *db, strata_snapshot *s);
 void st_ro_snapshot_unpin(strata_db *db, strata_snapshot *s);
+/* --- ingest.c --- */
+/* Serves db->ingest (not yet done): checks the tables against the
+ * database, adds them, sets done. Called by the background thread.
+ * REQUIRE: mu held (released inside). */
+void st_db_run_ingest(strata_db *db);
 
 /* --- db_iter.c --- */
 /* What an iterator shows: every key (leveldb/c.h), the main database

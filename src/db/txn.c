@@ -80,7 +80,8 @@ int strata_txn_begin(strata_db *db, const strata_txn_options *opt, strata_txn **
   if (opt->write && db->opts.read_only)
     return st_err(STRATA_EINVAL, "%s: read-only database: no write transaction", db->dbname);
   strata_txn *t = calloc(1, sizeof *t);
-  if (!t || st_batch_init(&t->batch)) {
+  /* A read transaction has no batch: it costs a snapshot and this struct. */
+  if (!t || (opt->write && st_batch_init(&t->batch))) {
     free(t);
     return st_err(STRATA_ENOMEM, "strata_txn_begin");
   }
@@ -241,7 +242,7 @@ int strata_txn_get(strata_txn *t, strata_subdb *sdb, const void *key, size_t kle
   st_slice k;
   int rc = stored_key(t, sdb, key, klen, &k);
   if (rc) return rc;
-  if (st_batch_get_count(&t->batch) > 0) {
+  if (t->write && st_batch_get_count(&t->batch) > 0) {
     /* The transaction's own writes first. */
     rc = update_index(t);
     if (rc) return rc;

@@ -792,6 +792,45 @@ static int mem_rename(st_env *env, const char *from, const char *to) {
   return rc;
 }
 
+/* A hard link: a second name holding a reference on the same bytes, so a
+ * write through either name is seen through the other, and removing one
+ * name leaves the other intact (POSIX's link(2)). */
+static int mem_link_file(st_env *env, const char *from, const char *to) {
+  mem_env *m = env_of(env);
+  char *kf = norm_path(from), *kt = norm_path(to);
+  int e = 0;
+  if (!kf || !kt) {
+    e = ENOMEM;
+  } else {
+    pthread_mutex_lock(&m->mu);
+    mem_node *src = find(m, kf);
+    if (!src)
+      e = missing_errno(m, kf);
+    else if (!src->file)
+      e = EPERM; /* Linux's answer for a directory */
+    else if (find(m, kt))
+      e = EEXIST;
+    else if ((e = parent_errno(m, kt)) == 0) {
+      mem_node *nd = node_new(kt, strlen(kt), src->file);
+      if (!nd) {
+        e = ENOMEM;
+      } else {
+        src->file->refs++;
+        node_link(m, nd);
+      }
+    }
+    pthread_mutex_unlock(&m->mu);
+  }
+  free(kf);
+  free(kt);
+  if (e == 0) return 0;
+  if (e == ENOENT) return st_err(STRATA_ENOTFOUND, "link %s to %s: %s", from, to, strerror(e));
+  if (e == ENOMEM) return st_err(STRATA_ENOMEM, "link %s to %s", from, to);
+  if (e == EPERM) /* as env_posix.c reports it */
+    return st_err(STRATA_ENOTSUP, "link %s to %s: %s", from, to, strerror(e));
+  return st_err(STRATA_EIO, "link %s to %s: %s", from, to, strerror(e));
+}
+
 /* Nothing to make durable; only check the directory is there, as opening
  * it would on POSIX. */
 static int mem_sync_dir(st_env *env, const char *dir) {
@@ -920,6 +959,7 @@ strata_env *strata_env_memory(void) {
       .now_micros = posix->now_micros,
       .sleep_micros = posix->sleep_micros,
       .state = m,
+      .link_file = mem_link_file,
   };
   return &m->base;
 }

@@ -544,6 +544,21 @@ static int posix_rename(st_env *env, const char *from, const char *to) {
   return 0;
 }
 
+/* A hard link. The errors that mean "this file system cannot link these
+ * two paths" -- EXDEV (different file systems), EPERM (no hard links, e.g.
+ * FAT, or a policy such as protected_hardlinks), EMLINK (too many links),
+ * EOPNOTSUPP/ENOSYS -- become STRATA_ENOTSUP, on which callers copy. */
+static int posix_link_file(st_env *env, const char *from, const char *to) {
+  (void)env;
+  if (link(from, to) == 0) return 0;
+  int e = errno;
+  if (e == EXDEV || e == EPERM || e == EMLINK || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS)
+    return st_err(STRATA_ENOTSUP, "link %s to %s: %s", from, to, strerror(e));
+  if (e == ENOENT) return st_err(STRATA_ENOTFOUND, "link %s to %s: %s", from, to, strerror(e));
+  if (e == ENOMEM) return st_err(STRATA_ENOMEM, "link %s to %s", from, to);
+  return st_err(STRATA_EIO, "link %s to %s: %s", from, to, strerror(e));
+}
+
 static int posix_sync_dir(st_env *env, const char *dir) {
   (void)env;
   int fd = open_cloexec(dir, O_RDONLY | O_DIRECTORY, 0);
@@ -752,6 +767,7 @@ static st_env posix_env = {
     .now_micros = posix_now_micros,
     .sleep_micros = posix_sleep_micros,
     .state = NULL,
+    .link_file = posix_link_file,
 };
 
 st_env *st_env_posix(void) { return &posix_env; }

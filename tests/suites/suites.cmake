@@ -10,12 +10,14 @@
 #   suite.readonly_model  a read-only handle that catches up, against an oracle
 #   suite.readonly_procs  a writer process, read-only reader processes
 #   suite.readonly_threads  readers of a read-only handle while it catches up
+#   suite.checkpoint checkpoints beside writers and kills (LevelDB reads them)
 #   compat.leveldb  LevelDB <-> Strata in both directions (needs libleveldb)
 # Op counts shrink under STRATA_TEST_SCALE=asan (set by `make test-asan`).
 set(SUITES_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 foreach(name model_test txn_model_test txn_threads_test crash_test badfiles_test threads_test
-             corrupt_test readonly_model_test readonly_procs_test readonly_threads_test)
+             corrupt_test readonly_model_test readonly_procs_test readonly_threads_test
+             checkpoint_live_test)
   add_executable(${name} ${SUITES_DIR}/${name}.c)
   target_link_libraries(${name} PRIVATE strata_static)
 endforeach()
@@ -69,3 +71,13 @@ if(LEVELDB_LIB AND LEVELDB_INCLUDE)
 else()
   message(STATUS "libleveldb not found: compat.leveldb test not registered (suite.golden still runs)")
 endif()
+
+# Checkpoints: LevelDB 1.23 reads each one when ldb_tool could be built.
+if(TARGET ldb_tool)
+  add_test(NAME suite.checkpoint
+           COMMAND checkpoint_live_test --ldb $<TARGET_FILE:ldb_tool>
+                   --strata-tool $<TARGET_FILE:strata_tool>)
+else()
+  add_test(NAME suite.checkpoint COMMAND checkpoint_live_test)
+endif()
+set_tests_properties(suite.checkpoint PROPERTIES TIMEOUT 300 LABELS suite)

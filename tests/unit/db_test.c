@@ -248,6 +248,14 @@ static void test_many_keys(void **state) {
   assert_int_equal(strata_property(db, "leveldb.stats", &p), 0);
   assert_non_null(strstr(p.data, "Level"));
   assert_int_equal(strata_property(db, "no.such.property", &p), STRATA_ENOTFOUND);
+  /* strata.last-sequence: one number per put or delete. */
+  assert_int_equal(strata_property(db, "strata.last-sequence", &p), 0);
+  unsigned long long seq0 = strtoull(p.data, NULL, 10);
+  assert_true(seq0 > 0);
+  assert_int_equal(strata_put(db, NULL, "seq-a", 5, "1", 1), 0);
+  assert_int_equal(strata_delete(db, NULL, "seq-a", 5), 0);
+  assert_int_equal(strata_property(db, "strata.last-sequence", &p), 0);
+  assert_int_equal(strtoull(p.data, NULL, 10), seq0 + 2);
   strata_buf_free(&p);
   const void *s[1] = {"key"}, *l[1] = {"key9"};
   size_t sl[1] = {3}, ll[1] = {4};

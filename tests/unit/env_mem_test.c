@@ -428,6 +428,37 @@ static void test_rename_and_size(void **state) {
   assert_false(env->is_dir(env, "/found"));
 }
 
+/* link_file: two names of one file's bytes, as link(2). */
+static void test_link_file(void **state) {
+  st_env *env = *state;
+  assert_non_null(env->link_file);
+  assert_int_equal(env->create_dir(env, "/d"), 0);
+  write_file(env, "/d/a", "shared");
+  assert_int_equal(env->link_file(env, "/d/a", "/d/b"), 0);
+  check_file(env, "/d/b", "shared");
+  /* A write through one name shows through the other. */
+  st_wfile *w;
+  assert_int_equal(env->new_appendable(env, "/d/a", &w), 0);
+  assert_int_equal(w->append(w, "+more", 5), 0);
+  assert_int_equal(w->close(w), 0);
+  check_file(env, "/d/b", "shared+more");
+  /* Removing one name leaves the other; the bytes live on. */
+  assert_int_equal(env->remove_file(env, "/d/a"), 0);
+  check_file(env, "/d/b", "shared+more");
+  const char *const kids[] = {"b"};
+  check_children(env, "/d", kids, 1);
+  /* Errors: missing source, existing target, missing target directory,
+   * a directory as source. */
+  assert_int_equal(env->link_file(env, "/d/a", "/d/c"), STRATA_ENOTFOUND);
+  assert_errmsg_has("/d/a");
+  write_file(env, "/d/a", "x");
+  assert_int_equal(env->link_file(env, "/d/a", "/d/b"), STRATA_EIO);
+  assert_errmsg_has("exists");
+  assert_int_equal(env->link_file(env, "/d/a", "/nodir/x"), STRATA_ENOTFOUND);
+  assert_int_equal(env->link_file(env, "/d", "/e"), STRATA_ENOTSUP); /* EPERM, as on POSIX */
+  check_file(env, "/d/b", "shared+more");
+}
+
 static void test_not_found(void **state) {
   st_env *env = *state;
   const char *p = "/no_such_file";
@@ -814,6 +845,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_open_file_outlives_its_name, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_children_and_dirs, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_rename_and_size, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_link_file, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_not_found, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_envs_are_separate, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_wrapped_env, env_setup, env_teardown),

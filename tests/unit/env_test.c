@@ -264,6 +264,43 @@ static void test_rename_and_size(void **state) {
   assert_non_null(strstr(strata_errmsg(), a));
 }
 
+/* link_file: a second name of the same file; its errors. Linking across
+ * file systems (STRATA_ENOTSUP) is exercised by suite.checkpoint when the
+ * machine has two. */
+static void test_link_file(void **state) {
+  (void)state;
+  st_env *env = st_env_posix();
+  assert_non_null(env->link_file);
+  const char *a = tpath("link_a"), *b = tpath("link_b");
+  assert_int_equal(st_env_write_file(env, a, "shared", 6, 1), 0);
+  assert_int_equal(env->link_file(env, a, b), 0);
+  struct stat sa, sb;
+  assert_int_equal(stat(a, &sa), 0);
+  assert_int_equal(stat(b, &sb), 0);
+  assert_true(sa.st_ino == sb.st_ino && sa.st_nlink == 2);
+  /* Removing one name leaves the other. */
+  assert_int_equal(env->remove_file(env, a), 0);
+  st_buf got = ST_BUF_INIT;
+  read_all(b, &got);
+  assert_int_equal(got.size, 6);
+  assert_memory_equal(got.data, "shared", 6);
+  st_buf_free(&got);
+  /* Errors name both paths: a missing source, an existing target. */
+  assert_int_equal(env->link_file(env, a, tpath("link_c")), STRATA_ENOTFOUND);
+  assert_non_null(strstr(strata_errmsg(), a));
+  assert_int_equal(st_env_write_file(env, a, "x", 1, 0), 0);
+  assert_int_equal(env->link_file(env, a, b), STRATA_EIO);
+  assert_non_null(strstr(strata_errmsg(), b));
+  assert_non_null(strstr(strata_errmsg(), "exists"));
+  /* A directory cannot be linked (EPERM on Linux: reported as "cannot"). */
+  const char *d = tpath("link_dir");
+  assert_int_equal(env->create_dir(env, d), 0);
+  assert_int_equal(env->link_file(env, d, tpath("link_dir2")), STRATA_ENOTSUP);
+  env->remove_file(env, a);
+  env->remove_file(env, b);
+  env->remove_dir(env, d);
+}
+
 static void test_not_found(void **state) {
   (void)state;
   st_env *env = st_env_posix();
@@ -708,6 +745,7 @@ int main(void) {
       cmocka_unit_test(test_append_mode),
       cmocka_unit_test(test_children_and_dirs),
       cmocka_unit_test(test_rename_and_size),
+      cmocka_unit_test(test_link_file),
       cmocka_unit_test(test_not_found),
       cmocka_unit_test(test_errors_name_path),
       cmocka_unit_test(test_rafile),

@@ -467,6 +467,64 @@ static void test_read_only(void **state) {
   strata_close(db);
 }
 
+/* A sorted bulk load into an empty sub-database, beside a neighbour with
+ * data and the main database; the range check looks at the target only. */
+static void test_bulk_load(void **state) {
+  (void)state;
+  strata_db *db = open_db(64 << 10);
+  strata_subdb *a = sub(db, "a"), *b = sub(db, "b"), *c = sub(db, "c");
+  put(db, a, "k5000", "neighbour below");
+  put(db, c, "k0000", "neighbour above");
+  put(db, NULL, "k0001", "main");
+  strata_loader *l = NULL;
+  assert_int_equal(strata_loader_create(db, b, &l), 0);
+  char k[16], v[16];
+  for (int i = 0; i < 20000; i++) {
+    snprintf(k, sizeof k, "k%05d", i);
+    snprintf(v, sizeof v, "v%d", i);
+    assert_int_equal(strata_loader_add(l, k, strlen(k), v, strlen(v)), 0);
+  }
+  assert_int_equal(strata_loader_finish(l), 0);
+  strata_loader_destroy(l);
+  assert_string_equal(get(db, b, "k12345"), "v12345");
+  assert_string_equal(get(db, a, "k5000"), "neighbour below");
+  assert_string_equal(get(db, c, "k0000"), "neighbour above");
+  assert_null(get(db, a, "k12345"));
+  assert_null(get(db, NULL, "k12345"));
+  strata_subdb_stats st;
+  assert_int_equal(strata_subdb_stat(db, b, &st), 0);
+  assert_in_range(st.entries, 15000, 25000);
+  /* A second load whose range holds entries of b is refused whole... */
+  assert_int_equal(strata_loader_create(db, b, &l), 0);
+  assert_int_equal(strata_loader_add(l, "k09999a", 7, "x", 1), 0);
+  assert_int_equal(strata_loader_add(l, "k10001a", 7, "x", 1), 0);
+  assert_int_equal(strata_loader_finish(l), STRATA_EINVAL);
+  strata_loader_destroy(l);
+  assert_null(get(db, b, "k09999a"));
+  /* ... one falling between two of its keys is not: nothing lies in it. */
+  assert_int_equal(strata_loader_create(db, b, &l), 0);
+  assert_int_equal(strata_loader_add(l, "k10000x", 7, "between", 7), 0);
+  assert_int_equal(strata_loader_finish(l), 0);
+  strata_loader_destroy(l);
+  assert_string_equal(get(db, b, "k10000x"), "between");
+  assert_string_equal(get(db, b, "k10001"), "v10001");
+  /* A dropped sub-database takes no load. */
+  assert_int_equal(strata_subdb_drop(db, c, NULL), 0);
+  assert_int_equal(strata_loader_create(db, c, &l), STRATA_EINVAL);
+  strata_close(db);
+  db = open_db(0);
+  b = sub(db, "b");
+  assert_string_equal(get(db, b, "k19999"), "v19999");
+  strata_iter *it = NULL;
+  assert_int_equal(strata_iter_create_in(db, b, NULL, &it), 0);
+  int n = 0;
+  for (strata_iter_seek_to_first(it); strata_iter_valid(it); strata_iter_next(it))
+    n++;
+  assert_int_equal(n, 20001);
+  strata_iter_destroy(it);
+  strata_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_open_list, setup, teardown),
@@ -478,6 +536,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_user_comparator, setup, teardown),
       cmocka_unit_test_setup_teardown(test_boundaries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bulk_load, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,14 @@
 #      the bloom profile carry filter blocks), and each left an unflushed
 #      .log behind; with the 64 KiB profiles both spread tables over at
 #      least two levels.
-#   6. Sub-databases and transactions: see subdb_scenario below.
+#   6. Strata bulk-loads a new database (strata_loader_*): LevelDB's dump
+#      equals Strata's; LevelDB appends and Strata reads the result; the
+#      loaded tables are snappy-compressed (bloom: carry filters) and all in
+#      the last level.
+#   7. Strata checkpoints its database with writes in the memtable
+#      (strata_checkpoint): LevelDB's dump of the copy equals Strata's dump
+#      of the source, and the copy has no log.
+#   8. Sub-databases and transactions: see subdb_scenario below.
 # Dumps cover every key and value (forward and backward), seeks with prev,
 # and gets (compat_common.h). Prints "N passed, M failed"; exits non-zero on
 # any failure, keeping its scratch directory for inspection.
@@ -105,9 +112,27 @@ levels() {
   if [ "${n:-0}" -ge 2 ]; then ok "$1 ($n levels)"; else bad "$1: tables on ${n:-0} level(s)"; fi
 }
 
+# last_level NAME ERRFILE: the "tables per level after bulk load" line shows
+# tables in level 6 only.
+last_level() {
+  line=$(grep 'tables per level after bulk load' "$2" | tail -1 | sed 's/.*: //')
+  set -- "$1" $line
+  if [ "$#" -eq 8 ] && [ "$2$3$4$5$6$7" = 000000 ] && [ "$8" -gt 0 ]; then
+    ok "$1 ($line)"
+  else
+    bad "$1: tables per level: $line"
+  fi
+}
+
+# no_log NAME DIR: DIR holds no .log file.
+no_log() {
+  if find "$2" -name '*.log' | grep -q .; then bad "$1: a .log in $2"; else ok "$1"; fi
+}
+
 scenario() {
   P=$1
   n=$2
+  ops=$2 # n is reused by levels() below
   s=$3
   d=$W/$P
   mkdir -p "$d"
@@ -162,6 +187,36 @@ scenario() {
     levels "$P: LevelDB's tables span levels" "$d/L.write.err"
     levels "$P: Strata's tables span levels" "$d/S.write.err"
   fi
+
+  # 6. Strata bulk-loads a new database; LevelDB reads it (its files as the
+  #    load left them) and appends to it; Strata reads that.
+  run - "$ST" bulkload "$d/B" $((s + 4)) $((ops / 4)) "$P" || return
+  cp "$W/last.err" "$d/B.write.err"
+  cp -r "$d/B" "$d/B.orig"
+  cp -r "$d/B" "$d/B.view"
+  run "$d/B.ldb.dump" "$LDB" dump "$d/B.view" "$P" &&
+    run "$d/B.strata.dump" "$ST" dump "$d/B" "$P" &&
+    same "$P: Strata bulk-loads, LevelDB reads" "$d/B.strata.dump" "$d/B.ldb.dump"
+  run - "$LDB" append "$d/B" $((s + 5)) $((ops / 8)) "$P" &&
+    cp -r "$d/B" "$d/B2.view" &&
+    run "$d/B2.strata.dump" "$ST" dump "$d/B2.view" "$P" &&
+    run "$d/B2.ldb.dump" "$LDB" dump "$d/B" "$P" &&
+    same "$P: LevelDB appends to a bulk-loaded database, Strata reads" "$d/B2.ldb.dump" "$d/B2.strata.dump"
+  snappy_tables "$P: Strata's bulk-loaded tables use snappy" "$d/B.orig"
+  if [ "$P" = bloom ]; then
+    filter_tables "$P: Strata's bulk-loaded tables carry bloom filters" "$d/B.orig"
+  fi
+  last_level "$P: bulk-loaded tables all sit in the last level" "$d/B.write.err"
+
+  # 7. A checkpoint of Strata's database (with writes in its memtable):
+  #    LevelDB reads the copy as the checkpoint left it.
+  run - "$ST" checkpoint "$d/S" "$d/C" $((s + 6)) "$P" || return
+  cp -r "$d/C" "$d/C.orig"
+  cp -r "$d/C" "$d/C.view"
+  run "$d/C.ldb.dump" "$LDB" dump "$d/C.view" "$P" &&
+    run "$d/C.strata.dump" "$ST" dump "$d/S" "$P" &&
+    same "$P: Strata checkpoints, LevelDB reads the copy" "$d/C.strata.dump" "$d/C.ldb.dump"
+  no_log "$P: the checkpoint has no log" "$d/C.orig"
 }
 
 # 6. Sub-databases and transactions (strata.h only): Strata writes them

@@ -15,6 +15,16 @@
  *                        a tail left in the log
  *   subdump DIR          every sub-database by name: its keys and values,
  *                        forward then backward
+ *
+ * Two more commands, for what LevelDB has no counterpart of (ldb_tool then
+ * reads the result):
+ *   bulkload DIR SEED N [PROFILE]      a new database of the first N keys of
+ *                                      the key space, through a sorted bulk
+ *                                      load (strata_loader_*), then a tail of
+ *                                      writes left in the log
+ *   checkpoint SRC DEST SEED [PROFILE] a tail of writes of stream SEED into
+ *                                      SRC (left in its memtable), then
+ *                                      strata_checkpoint(SRC, DEST)
  */
 #include <stdlib.h>
 
@@ -245,7 +255,92 @@ static void subdump(const char *dir) {
   cdb_close(d);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Strata-only commands: what LevelDB has no counterpart for, checked by    */
+/* reading the result with ldb_tool.                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct sorted_key {
+  unsigned char *k;
+  size_t len;
+  uint32_t j; /* key index in the key space */
+} sorted_key;
+
+static int cmp_sorted_key(const void *a, const void *b) {
+  const sorted_key *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = n ? memcmp(x->k, y->k, n) : 0;
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* bulkload DIR SEED N [PROFILE]: creates a database holding the first N
+ * keys of the key space (sorted; equal keys once) with values of stream
+ * SEED, through strata_loader_*; prints the tables per level; then a tail
+ * of ordinary writes left in the log, as `write` leaves one. */
+static void bulkload(const char *dir, uint64_t seed, uint64_t n, const compat_profile *p) {
+  uint32_t space = COMPAT_BIG_KEY + (p->small_data ? 400 : COMPAT_KEYS);
+  if (n > space) n = space;
+  sorted_key *keys = calloc(n ? n : 1, sizeof *keys);
+  unsigned char *kb = malloc(1 << 20), *vb = malloc(1 << 20);
+  for (uint32_t j = 0; j < n; j++) {
+    keys[j].len = compat_key(j, p->small_data, kb);
+    keys[j].k = malloc(keys[j].len ? keys[j].len : 1);
+    memcpy(keys[j].k, kb, keys[j].len);
+    keys[j].j = j;
+  }
+  qsort(keys, n, sizeof *keys, cmp_sorted_key);
+  compat_db *db = cdb_open(dir, 1, p);
+  strata_loader *l;
+  check_rc(strata_loader_create(db->db, NULL, &l), "strata_loader_create");
+  uint64_t loaded = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (i > 0 && cmp_sorted_key(&keys[i - 1], &keys[i]) == 0) continue;
+    su_rng r;
+    su_rng_seed(&r, su_derive(seed, keys[i].j));
+    uint32_t vl = compat_pick_vlen(&r, p->small_data);
+    su_fill_value(su_rng_next(&r), vl, vb);
+    check_rc(strata_loader_add(l, keys[i].k, keys[i].len, vb, vl), "strata_loader_add");
+    loaded++;
+  }
+  check_rc(strata_loader_finish(l), "strata_loader_finish");
+  strata_loader_destroy(l);
+  fprintf(stderr, "strata_tool: %llu keys bulk-loaded\n", (unsigned long long)loaded);
+  cdb_print_levels(db, "after bulk load");
+  compat_bufs b = {kb, vb};
+  for (uint64_t i = 0; i < 20; i++)
+    compat_apply(db, seed ^ 0x7461696cULL, i, 1, &b);
+  cdb_close(db);
+  for (uint64_t i = 0; i < n; i++)
+    free(keys[i].k);
+  free(keys);
+  free(kb);
+  free(vb);
+}
+
+/* checkpoint SRC DEST SEED [PROFILE]: opens SRC, applies a tail of writes
+ * (left in its memtable), takes a checkpoint into DEST, closes. */
+static void checkpoint(const char *src, const char *dest, uint64_t seed, const compat_profile *p) {
+  compat_db *db = cdb_open(src, 0, p);
+  compat_bufs b = {malloc(1 << 20), malloc(1 << 20)};
+  for (uint64_t i = 0; i < 50; i++)
+    compat_apply(db, seed, i, 1, &b);
+  check_rc(strata_checkpoint(db->db, dest), "strata_checkpoint");
+  cdb_close(db);
+  free(b.k);
+  free(b.v);
+}
+
 int main(int argc, char **argv) {
+  if ((argc == 5 || argc == 6) && strcmp(argv[1], "bulkload") == 0) {
+    bulkload(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0),
+             compat_find_profile(argc == 6 ? argv[5] : "default"));
+    return 0;
+  }
+  if ((argc == 5 || argc == 6) && strcmp(argv[1], "checkpoint") == 0) {
+    checkpoint(argv[2], argv[3], strtoull(argv[4], NULL, 0),
+               compat_find_profile(argc == 6 ? argv[5] : "default"));
+    return 0;
+  }
   if (argc == 5 && strcmp(argv[1], "subdbs") == 0) {
     subdbs(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
     return 0;

@@ -1,0 +1,50 @@
+"""strata: Python bindings for Strata, an embedded, persistent, ordered key-value
+store that reads and writes LevelDB's on-disk format.
+
+    import strata
+    with strata.DB("/tmp/db", create_if_missing=True) as db:
+        db.put(b"key", b"value")
+        db.get(b"key")                       # b'value'
+        for key, value in db.iterator(prefix=b"k"):
+            ...
+
+strata.DB has plyvel's API (names, arguments, defaults and behaviour) and Strata's
+own on the same object. Drop-in modules for existing programs:
+
+    import strata.plyvel as plyvel           # plyvel's API and exceptions
+    import strata.lmdb as lmdb               # py-lmdb's API over a Strata database
+
+The C core is strata._strata (the CPython C API over libstrata, linked in). See
+the package's README.md for the rules of buffers=True, threads, fork() and close.
+"""
+
+from . import _strata
+from ._db import DB, FEATURES, PrefixedDB, SubDB, destroy_db, repair_db
+from ._errors import (ERROR_TABLE, ClosedError, ConflictError, CorruptionError, Error,
+                      InvalidArgumentError, IOError, IteratorInvalidError, LockError,
+                      NotFoundError, NotSupportedError, ReadOnlyError)
+
+_strata._set_default_errors(ERROR_TABLE)
+del ERROR_TABLE
+
+BaseIterator = _strata.BaseIterator
+Iterator = _strata.Iterator
+RawIterator = _strata.RawIterator
+Snapshot = _strata.Snapshot
+WriteBatch = _strata.WriteBatch
+#: strata.Transaction (DB.begin()), when this build has transactions; else None.
+Transaction = getattr(_strata, "Transaction", None)
+
+__version__ = "0.1.0"
+#: The version of the Strata engine compiled in, "major.minor".
+__strata_version__ = "%d.%d" % (_strata.VERSION_MAJOR, _strata.VERSION_MINOR)
+#: The LevelDB release whose on-disk format and behaviour Strata follows.
+__leveldb_version__ = "1.23"
+
+__all__ = [
+    "DB", "PrefixedDB", "SubDB", "Transaction", "FEATURES", "Snapshot", "Iterator", "RawIterator", "BaseIterator", "WriteBatch",
+    "destroy_db", "repair_db",
+    "Error", "IOError", "LockError", "CorruptionError", "ConflictError", "ReadOnlyError",
+    "IteratorInvalidError", "ClosedError", "NotFoundError", "InvalidArgumentError",
+    "NotSupportedError",
+]
