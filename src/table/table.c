@@ -521,3 +521,5 @@ int st_table_open_path(st_env *env, const st_table_options *opt, const char *pat
   if (!rc) rc = st_table_open(opt, file, size, path, out);
   return rc;
 }
+
+const st_rafile *st_table_file(const st_table *t) { return t->file; }
