@@ -1,0 +1,20 @@
+# Fault injection and reliability suites (included from tests/CMakeLists.txt).
+#   unit.fault_env_test  the fault-injecting env itself
+#   regress.issue13      one regression test per defect of issue 13
+#   suite.powerloss      random workloads cut by simulated power losses
+#   suite.ioerror        an injected error in every kind of env call
+#   suite.sweep          byte flips at many offsets of every file kind
+# Sizes shrink under STRATA_TEST_SCALE=asan; see tests/suites/README.md for
+# the variables that make them longer.
+set(FAULT_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+add_library(strata_faultenv STATIC ${FAULT_DIR}/fault_env.c)
+target_include_directories(strata_faultenv PUBLIC ${FAULT_DIR} ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(strata_faultenv PUBLIC strata_static)
+
+add_executable(fault_env_test ${FAULT_DIR}/fault_env_test.c)
+target_include_directories(fault_env_test PRIVATE ${CMOCKA_INCLUDE_DIRS})
+target_link_libraries(fault_env_test PRIVATE strata_faultenv ${CMOCKA_LIBRARIES})
+add_test(NAME unit.fault_env_test COMMAND fault_env_test)
+set_tests_properties(unit.fault_env_test PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
+
