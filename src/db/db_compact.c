@@ -593,8 +593,11 @@ static int run_compaction(strata_db *db, st_compaction *c) {
   /* Once installed, the inputs are garbage even if a close began while
    * the MANIFEST record was being written (mu is released then): left on
    * disk, a repair would take them for live tables. The close joins the
-   * deleter thread before it releases the LOCK. */
-  if (rc == 0 || !db->shutting_down) st_db_delete_obsolete_files(db);
+   * deleter thread before it releases the LOCK. After a failure nothing
+   * is collected: when the MANIFEST write was tried its record may name
+   * the outputs, and the deletion would also erase the message of the
+   * error the caller records as the background error. */
+  if (rc == 0) st_db_delete_obsolete_files(db);
   return rc;
 }
 

@@ -18,3 +18,8 @@ target_link_libraries(fault_env_test PRIVATE strata_faultenv ${CMOCKA_LIBRARIES}
 add_test(NAME unit.fault_env_test COMMAND fault_env_test)
 set_tests_properties(unit.fault_env_test PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 
+add_executable(issue13_test ${FAULT_DIR}/issue13_test.c)
+target_include_directories(issue13_test PRIVATE ${CMOCKA_INCLUDE_DIRS})
+target_link_libraries(issue13_test PRIVATE strata_faultenv ${CMOCKA_LIBRARIES})
+add_test(NAME regress.issue13 COMMAND issue13_test)
+set_tests_properties(regress.issue13 PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
