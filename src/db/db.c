@@ -653,8 +653,9 @@ static int new_db(strata_db *db) {
     }
   }
   if (!rc) rc = db->env->sync_dir(db->env, db->dbname);
-  if (!rc) rc = st_set_current_file(db->env, db->dbname, 1);
-  if (rc && path) {
+  int renamed = 0; /* CURRENT may name MANIFEST-000001: it must stay */
+  if (!rc) rc = st_set_current_file(db->env, db->dbname, 1, &renamed);
+  if (rc && path && !renamed) {
     st_error saved;
     st_error_capture(&saved, rc);
     db->env->remove_file(db->env, path);

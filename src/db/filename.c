@@ -87,7 +87,7 @@ int st_parse_file_name(const char *name, uint64_t *number, st_file_type *type) {
   return 1;
 }
 
-int st_set_current_file(st_env *env, const char *db, uint64_t manifest_number) {
+int st_set_current_file(st_env *env, const char *db, uint64_t manifest_number, int *renamed) {
   char contents[64];
   int n =
       snprintf(contents, sizeof contents, "MANIFEST-%06llu\n", (unsigned long long)manifest_number);
@@ -96,10 +96,10 @@ int st_set_current_file(st_env *env, const char *db, uint64_t manifest_number) {
   int rc = (!tmp || !cur) ? st_err(STRATA_ENOMEM, "file name") : 0;
   /* st_env_write_file removes a temporary file it could not write. */
   if (!rc) rc = st_env_write_file(env, tmp, contents, (size_t)n, 1);
-  int renamed = 0;
+  *renamed = 0;
   if (!rc) {
     rc = env->rename(env, tmp, cur);
-    renamed = rc == 0;
+    *renamed = rc == 0;
     if (rc) {
       /* Keep the rename's message, not the cleanup's. */
       st_error saved;
@@ -108,7 +108,7 @@ int st_set_current_file(st_env *env, const char *db, uint64_t manifest_number) {
       st_error_raise(&saved);
     }
   }
-  if (renamed) rc = env->sync_dir(env, db);
+  if (*renamed) rc = env->sync_dir(env, db);
   free(tmp);
   free(cur);
   return rc;

@@ -126,6 +126,71 @@ static void expect_msg(const char *what, const char *needle) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* 1. A failed directory sync after CURRENT's rename                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct after_current {
+  int renamed; /* CURRENT was just renamed */
+  int fired;
+} after_current;
+
+/* Fails the directory sync that follows a rename onto CURRENT. */
+static int fail_sync_after_current(void *arg, fe_kind kind, const char *path, const char *path2) {
+  (void)path;
+  after_current *s = arg;
+  if (kind == FE_RENAME && path2 && strstr(path2, "/CURRENT")) s->renamed = 1;
+  if (kind == FE_SYNC_DIR && s->renamed) {
+    s->renamed = 0;
+    s->fired++;
+    return 1;
+  }
+  return 0;
+}
+
+static void test_defect1_current_dir_sync(void **state) {
+  (void)state;
+  /* A new database: new_db's CURRENT. */
+  after_current s = {0, 0};
+  fe_set_hook(fe, fail_sync_after_current, &s);
+  strata_options o = options(0);
+  strata_db *db = NULL;
+  assert_int_equal(strata_open(DB, &o, &db), STRATA_EIO);
+  assert_int_equal(s.fired, 1);
+  expect_msg("open", "sync_dir");
+  fe_clear_faults(fe);
+  db = open_db(0);
+  put(db, "a", "1");
+  strata_close(db);
+
+  /* An existing database: the MANIFEST switch at open. */
+  s = (after_current){0, 0};
+  fe_set_hook(fe, fail_sync_after_current, &s);
+  assert_int_equal(strata_open(DB, &o, &db), STRATA_EIO);
+  assert_int_equal(s.fired, 1);
+  fe_clear_faults(fe);
+  db = open_db(0);
+  expect_get(db, "a", "1");
+  put(db, "b", "2");
+  strata_close(db);
+
+  /* The same, with the power lost right after the failed sync: whichever
+   * CURRENT survives must name a MANIFEST that is there. */
+  for (int dir = 0; dir < FE_DIR_NMODES; dir++) {
+    s = (after_current){0, 0};
+    fe_set_hook(fe, fail_sync_after_current, &s);
+    assert_int_equal(strata_open(DB, &o, &db), STRATA_EIO);
+    fe_clear_faults(fe);
+    fe_cut_opts cut = {FE_DATA_DROP, (fe_dir_mode)dir, 13};
+    fe_cut_now(fe, &cut);
+    assert_int_equal(fe_power_on(fe), 0);
+    db = open_db(0);
+    expect_get(db, "a", "1");
+    expect_get(db, "b", "2");
+    strata_close(db);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
 /* 2. Error messages of failed I/O                                          */
 /* ------------------------------------------------------------------------ */
 
@@ -243,6 +308,7 @@ static void test_defect2_error_messages(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_defect1_current_dir_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defect2_error_messages, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
