@@ -405,11 +405,82 @@ static void test_defect3_compaction_verifies(void **state) {
   assert_string_equal(bad_file, damaged_table);
 }
 
+/* ------------------------------------------------------------------------ */
+/* 4. A scan stops at the first error                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Scans db (forward, backward, or forward from seek_key) and checks every
+ * key shown has its new value; the scan must end with STRATA_ECORRUPTION.
+ * Returns the number of keys shown. */
+static int scan_expect_error(strata_db *db, int backward, const char *seek_key) {
+  strata_read_options ro;
+  strata_read_options_init(&ro);
+  ro.verify_checksums = 1;
+  strata_iter *it;
+  assert_int_equal(strata_iter_create(db, &ro, &it), 0);
+  if (seek_key)
+    strata_iter_seek(it, seek_key, strlen(seek_key));
+  else if (backward)
+    strata_iter_seek_to_last(it);
+  else
+    strata_iter_seek_to_first(it);
+  int shown = 0;
+  for (; strata_iter_valid(it); backward ? strata_iter_prev(it) : strata_iter_next(it)) {
+    size_t kl, vl;
+    const char *key = strata_iter_key(it, &kl), *val = strata_iter_value(it, &vl);
+    char want[128];
+    value_of(want, "new", atoi(key + 1));
+    if (vl != strlen(want) || memcmp(val, want, vl) != 0)
+      fail_msg("%s scan: %.*s = '%.*s', expected '%s'", backward ? "backward" : "forward", (int)kl,
+               key, (int)vl, val, want);
+    shown++;
+  }
+  int rc = strata_iter_status(it);
+  if (rc != STRATA_ECORRUPTION)
+    fail_msg("%s scan ended with status %d after %d keys, expected a corruption",
+             backward ? "backward" : "forward", rc, shown);
+  strata_iter_destroy(it);
+  return shown;
+}
+
+static void test_defect4_scan_stops_at_error(void **state) {
+  (void)state;
+  strata_db *db = open_db(0);
+  char k[16], v[128], table[256];
+  for (int i = 0; i < 60; i++) {
+    key_name(k, i);
+    value_of(v, "old", i);
+    put(db, k, v);
+  }
+  flush(db);
+  for (int i = 0; i < 60; i++) {
+    key_name(k, i);
+    value_of(v, "new", i);
+    put(db, k, v);
+  }
+  flush(db);
+  assert_int_equal(level_files(db, 1), 1);
+  assert_int_equal(level_files(db, 2), 1);
+  strata_close(db);
+  /* Damage the first data block of the level-1 table (its new values). */
+  newest_file(".ldb", table, sizeof table);
+  flip_at(table, "new-010-", 12);
+  /* The last block too, for the backward scan. */
+  flip_at(table, "new-055-", 12);
+
+  db = open_db(0);
+  assert_int_equal(scan_expect_error(db, 0, NULL), 0);
+  assert_int_equal(scan_expect_error(db, 1, NULL), 0);
+  scan_expect_error(db, 0, "k020");
+  strata_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_defect1_current_dir_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defect2_error_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defect3_compaction_verifies, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_defect4_scan_stops_at_error, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
