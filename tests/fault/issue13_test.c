@@ -21,8 +21,8 @@
  *                               block: scans forward, backward and from a
  *                               seek stop at the error, never showing the
  *                               older version from a deeper level
- *  5 defect5_log_sequence       a log record with a repeated and one with a
- *                               decreasing sequence number: dropped and
+ *  5 defect5_log_sequence       log records with a repeated, a decreasing and
+ *                               a too large sequence number: dropped and
  *                               reported like other damaged records (open
  *                               fails with paranoid_checks)
  *  6 defect6_unordered_table    a table whose keys are out of order: the
@@ -475,12 +475,69 @@ static void test_defect4_scan_stops_at_error(void **state) {
   strata_close(db);
 }
 
+/* ------------------------------------------------------------------------ */
+/* 5. Log records whose sequence numbers do not increase                    */
+/* ------------------------------------------------------------------------ */
+
+/* Appends to log `path` a record: one put of k -> v at sequence seq. */
+static void append_log_record(const char *path, uint64_t seq, const char *k, const char *v) {
+  uint64_t size;
+  assert_int_equal(env->file_size(env, path, &size), 0);
+  strata_wfile *f;
+  assert_int_equal(env->new_appendable(env, path, &f), 0);
+  st_log_writer *w = st_log_writer_new(f, size);
+  assert_non_null(w);
+  strata_batch *b;
+  assert_int_equal(strata_batch_create(&b), 0);
+  assert_int_equal(strata_batch_put(b, k, strlen(k), v, strlen(v)), 0);
+  st_batch_set_sequence(b, seq);
+  assert_int_equal(st_log_add_record(w, st_batch_contents(b)), 0);
+  assert_int_equal(st_log_sync(w), 0);
+  assert_int_equal(st_log_writer_close(w), 0);
+  strata_batch_destroy(b);
+}
+
+static void test_defect5_log_sequence(void **state) {
+  (void)state;
+  strata_db *db = open_db(0);
+  put(db, "a", "1"); /* sequence 1 */
+  put(db, "b", "2"); /* sequence 2 */
+  strata_close(db);
+  char log[256];
+  newest_file(".log", log, sizeof log);
+  append_log_record(log, 2, "b", "repeated"); /* sequence 2 again, same key */
+  append_log_record(log, 1, "c", "decreasing");
+  append_log_record(log, 3, "d", "4");                       /* a good record after them */
+  append_log_record(log, (uint64_t)1 << 56, "f", "too big"); /* past 2^56 - 1 */
+
+  strata_options o = options(1);
+  assert_int_equal(strata_open(DB, &o, &db), STRATA_ECORRUPTION);
+  expect_msg("paranoid open", strrchr(log, '/') + 1);
+  expect_msg("paranoid open", "sequence");
+
+  db = open_db(0);
+  expect_get(db, "a", "1");
+  expect_get(db, "b", "2");
+  expect_get(db, "c", NULL);
+  expect_get(db, "d", "4");
+  expect_get(db, "f", NULL);
+  put(db, "e", "5");
+  expect_get(db, "e", "5");
+  strata_close(db);
+  o = options(0);
+  uint64_t problems = 1;
+  char bad_file[256] = "";
+  assert_int_equal(strata_check(DB, &o, check_report, bad_file, &problems), 0);
+  assert_int_equal(problems, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_defect1_current_dir_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defect2_error_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defect3_compaction_verifies, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defect4_scan_stops_at_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_defect5_log_sequence, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
