@@ -336,13 +336,20 @@ static int merge_range(subcompaction *sub) {
     int drop = 0;
     st_parsed_ikey pk;
     if (!st_ikey_parse(key, &pk)) {
-      /* Keep damaged keys rather than hide them, and reset the state so
-       * they cannot shadow anything. */
-      st_buf_set(&current_user_key, "", 0);
-      has_current = 0;
-      last_sequence_for_key = ST_MAX_SEQUENCE;
+      /* A malformed key (damaged input) can be neither ordered nor written:
+       * the compaction stops, naming the table (which strata check and
+       * repair still see as it is). */
+      rc = st_vset_input_order_error(&db->vs, c);
+      break;
     } else {
-      if (!has_current || st_ucmp(db->ucmp, pk.user_key, st_buf_slice(&current_user_key)) != 0) {
+      /* Input out of order (damaged) would make the drop rules below lose
+       * entries, and a table breaking the order every reader relies on. */
+      int order = has_current ? st_ucmp(db->ucmp, pk.user_key, st_buf_slice(&current_user_key)) : 1;
+      if (order < 0 || (order == 0 && pk.sequence >= last_sequence_for_key)) {
+        rc = st_vset_input_order_error(&db->vs, c);
+        break;
+      }
+      if (order > 0) {
         if ((rc = st_buf_set(&current_user_key, pk.user_key.data, pk.user_key.size))) break;
         has_current = 1;
         last_sequence_for_key = ST_MAX_SEQUENCE;

@@ -531,6 +531,128 @@ static void test_defect5_log_sequence(void **state) {
   assert_int_equal(problems, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* 6. A table whose keys are out of order                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Appends a block (entries without prefix sharing, one restart) and its
+ * trailer to out; h receives its handle. */
+static void add_block(st_buf *out, const st_slice *keys, const st_slice *vals, int n,
+                      st_block_handle *h) {
+  size_t start = out->size;
+  char tmp[16];
+  for (int i = 0; i < n; i++) {
+    char *p = st_put_varint32(tmp, 0);
+    p = st_put_varint32(p, (uint32_t)keys[i].size);
+    p = st_put_varint32(p, (uint32_t)vals[i].size);
+    assert_int_equal(st_buf_append(out, tmp, (size_t)(p - tmp)), 0);
+    assert_int_equal(st_buf_append(out, keys[i].data, keys[i].size), 0);
+    assert_int_equal(st_buf_append(out, vals[i].data, vals[i].size), 0);
+  }
+  st_put_fixed32(tmp, 0);     /* restart[0] */
+  st_put_fixed32(tmp + 4, 1); /* one restart */
+  assert_int_equal(st_buf_append(out, tmp, 8), 0);
+  h->offset = start;
+  h->size = out->size - start;
+  tmp[0] = 0; /* no compression */
+  uint32_t crc = st_crc32c_extend(st_crc32c(out->data + start, h->size), tmp, 1);
+  st_put_fixed32(tmp + 1, st_crc32c_mask(crc));
+  assert_int_equal(st_buf_append(out, tmp, 5), 0);
+}
+
+/* A table holding the internal keys given (in the order given: no check)
+ * with one data block, an empty metaindex and an index naming largest. */
+static void make_table(st_buf *t, const char *const *ukeys, const uint64_t *seqs,
+                       const char *const *vals, int n, st_slice largest) {
+  char ik[8][32];
+  st_slice keys[8], vs[8];
+  for (int i = 0; i < n; i++) {
+    size_t ul = strlen(ukeys[i]);
+    memcpy(ik[i], ukeys[i], ul);
+    st_put_fixed64(ik[i] + ul, st_pack_tag(seqs[i], ST_TYPE_VALUE));
+    keys[i] = st_slice_make(ik[i], ul + 8);
+    vs[i] = st_slice_make(vals[i], strlen(vals[i]));
+  }
+  st_block_handle data, meta, index;
+  add_block(t, keys, vs, n, &data);
+  add_block(t, NULL, NULL, 0, &meta);
+  char hv[32];
+  char *e = st_block_handle_encode(&data, hv);
+  st_slice handle = st_slice_make(hv, (size_t)(e - hv));
+  add_block(t, &largest, &handle, 1, &index);
+  st_footer f;
+  memset(&f, 0, sizeof f);
+  f.metaindex = meta;
+  f.index = index;
+  char foot[ST_FOOTER_SIZE];
+  st_footer_encode(&f, foot);
+  assert_int_equal(st_buf_append(t, foot, ST_FOOTER_SIZE), 0);
+}
+
+/* Writes a database whose only table, #5 at level 1, has the bytes of t
+ * and key range [smallest, largest]. */
+static void write_db_with_table(const st_buf *t, st_slice smallest, st_slice largest) {
+  assert_int_equal(env->create_dir(env, DB), 0);
+  assert_int_equal(fe_write_whole(fe, DB "/000005.ldb", t->data, t->size), 0);
+  st_version_edit e;
+  st_edit_init(&e);
+  assert_int_equal(st_edit_set_comparator(&e, "leveldb.BytewiseComparator"), 0);
+  st_edit_set_log_number(&e, 0);
+  st_edit_set_next_file(&e, 6);
+  st_edit_set_last_sequence(&e, 20);
+  assert_int_equal(st_edit_add_file(&e, 1, 5, t->size, smallest, largest), 0);
+  st_buf rec = ST_BUF_INIT;
+  assert_int_equal(st_edit_encode(&e, &rec), 0);
+  st_edit_clear(&e);
+  strata_wfile *f;
+  assert_int_equal(env->new_wfile(env, DB "/MANIFEST-000002", &f), 0);
+  st_log_writer *w = st_log_writer_new(f, 0);
+  assert_int_equal(st_log_add_record(w, st_buf_slice(&rec)), 0);
+  assert_int_equal(st_log_writer_close(w), 0);
+  st_buf_free(&rec);
+  assert_int_equal(fe_write_whole(fe, DB "/CURRENT", "MANIFEST-000002\n", 16), 0);
+}
+
+static void test_defect6_unordered_table(void **state) {
+  (void)state;
+  static const struct {
+    const char *ukeys[3];
+    uint64_t seqs[3];
+  } cases[] = {
+      {{"b", "a", "c"}, {10, 11, 12}}, /* user keys out of order */
+      {{"k", "k", "m"}, {5, 9, 12}},   /* one user key, rising sequence numbers */
+  };
+  for (size_t c = 0; c < 2; c++) {
+    teardown(state);
+    setup(state);
+    const char *vals[3] = {"v1", "v2", "v3"};
+    char lo[16], hi[16];
+    memcpy(lo, "a", 1);
+    st_put_fixed64(lo + 1, st_pack_tag(20, ST_TYPE_VALUE));
+    memcpy(hi, "m", 1);
+    st_put_fixed64(hi + 1, st_pack_tag(1, ST_TYPE_VALUE));
+    st_slice smallest = st_slice_make(lo, 9), largest = st_slice_make(hi, 9);
+    st_buf t = ST_BUF_INIT;
+    make_table(&t, cases[c].ukeys, cases[c].seqs, vals, 3, largest);
+    write_db_with_table(&t, smallest, largest);
+    st_buf_free(&t);
+
+    strata_db *db = open_db(0);
+    put(db, "c", "new"); /* into level 0, over the table's range */
+    int rc = strata_compact_range(db, NULL, 0, NULL, 0);
+    if (rc != STRATA_ECORRUPTION)
+      fail_msg("case %zu: compaction returned %d (%s), expected a corruption", c, rc,
+               strata_errmsg());
+    expect_msg("compaction", "000005.ldb");
+    expect_msg("compaction", "out of order");
+    strata_close(db);
+    strata_options o = options(0);
+    char bad_file[256] = "";
+    assert_int_equal(strata_check(DB, &o, check_report, bad_file, NULL), STRATA_ECORRUPTION);
+    assert_string_equal(bad_file, DB "/000005.ldb");
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_defect1_current_dir_sync, setup, teardown),
@@ -538,6 +660,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_defect3_compaction_verifies, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defect4_scan_stops_at_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defect5_log_sequence, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_defect6_unordered_table, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
