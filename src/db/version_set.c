@@ -314,7 +314,9 @@ int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mut
   if (!rc) rc = builder_save(&b, v);
   builder_free(&b);
   if (rc) {
-    st_version_unref(v);
+    /* Never referenced nor linked in: freed here, with whatever files
+     * builder_save moved into it before it failed. */
+    version_free(v);
     return rc;
   }
   finalize(v);
@@ -372,7 +374,7 @@ int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mut
       st_error_raise(&saved);
     }
     free(new_manifest);
-    st_version_unref(v);
+    version_free(v); /* never referenced: append_version takes the first */
     return rc;
   }
   free(new_manifest);
@@ -487,7 +489,7 @@ int st_vset_recover(st_version_set *vs) {
   if (!rc) rc = builder_save(&b, v);
   if (builder_ok) builder_free(&b);
   if (rc) {
-    if (v) st_version_unref(v);
+    if (v) version_free(v); /* never referenced (see st_vset_log_and_apply) */
     free(path);
     return rc;
   }
