@@ -24,7 +24,13 @@
  *    space): the rest of the block is skipped silently;
  *  - fragments out of order drop the pieces involved, with a report;
  *  - a header or fragment cut short by end of file, or a record whose
- *    later fragments are missing at end of file: end of file, no report.
+ *    later fragments are missing at end of file: end of file, no report;
+ *  - beyond LevelDB: a fragment failing its checksum whose last byte and
+ *    everything after it to the end of the file are zeros is a write torn
+ *    by a crash whose missing bytes read as zeros (the file's size reached
+ *    the disk, not all of its data): end of file, no report, as for a
+ *    fragment cut short. Its report is held back until the reader knows:
+ *    anything but zeros before the end of the file makes it damage again.
  */
 #include "db/log_reader.h"
 
@@ -52,6 +58,11 @@ struct st_log_reader {
   uint64_t last_offset; /* start of the last record returned */
   uint64_t end_offset;  /* end of the last record returned */
   st_buf record;        /* reassembly of fragmented records */
+  /* A checksum failure that may be a torn tail (see the top): reported
+   * only if something other than zeros follows it. */
+  int torn;
+  uint64_t torn_offset;
+  size_t torn_bytes;
   char block[ST_LOG_BLOCK_SIZE];
 };
 
@@ -73,6 +84,7 @@ st_log_reader *st_log_reader_new(st_seqfile *file, int checksum, st_log_corrupti
   r->last_offset = 0;
   r->end_offset = 0;
   r->record = (st_buf)ST_BUF_INIT;
+  r->torn = 0;
   return r;
 }
 
@@ -86,8 +98,23 @@ uint64_t st_log_last_record_offset(const st_log_reader *r) { return r->last_offs
 
 uint64_t st_log_end_offset(const st_log_reader *r) { return r->end_offset; }
 
+/* A held-back checksum failure turned out not to be a torn tail. */
+static void report_torn(st_log_reader *r) {
+  if (!r->torn) return;
+  r->torn = 0;
+  if (r->report) r->report(r->arg, r->torn_offset, r->torn_bytes, "checksum mismatch");
+}
+
 static void report(st_log_reader *r, uint64_t offset, size_t bytes, const char *reason) {
+  report_torn(r);
   if (r->report) r->report(r->arg, offset, bytes, reason);
+}
+
+/* True when the bytes of the current block from `from` on are all zeros. */
+static int zeros_from(const st_log_reader *r, size_t from) {
+  for (size_t i = from; i < r->buf_len; i++)
+    if (r->buf[i]) return 0;
+  return 1;
 }
 
 /* File offset of the next unconsumed byte. */
@@ -108,8 +135,12 @@ static int read_fragment(st_log_reader *r, st_slice *frag, uint64_t *at) {
     if (r->buf_len < ST_LOG_HEADER_SIZE) {
       /* What is left is a trailer, or a header cut short by end of file:
        * neither is data. */
+      if (!zeros_from(r, 0)) report_torn(r);
       drop_block(r, NULL);
-      if (r->eof) return FRAG_EOF;
+      if (r->eof) {
+        r->torn = 0; /* only zeros followed it: a torn tail */
+        return FRAG_EOF;
+      }
       st_slice got;
       int rc = r->file->read(r->file, ST_LOG_BLOCK_SIZE, r->block, &got);
       if (rc < 0) {
@@ -128,6 +159,7 @@ static int read_fragment(st_log_reader *r, st_slice *frag, uint64_t *at) {
     int type = h[6];
     if (ST_LOG_HEADER_SIZE + len > r->buf_len) {
       if (r->eof) {
+        report_torn(r);      /* not zeros after it */
         drop_block(r, NULL); /* a writer died mid-record */
         return FRAG_EOF;
       }
@@ -135,6 +167,7 @@ static int read_fragment(st_log_reader *r, st_slice *frag, uint64_t *at) {
       return FRAG_BAD;
     }
     if (type == ST_LOG_ZERO && len == 0) {
+      if (!zeros_from(r, 0)) report_torn(r);
       drop_block(r, NULL); /* preallocated space, never written */
       return FRAG_BAD;
     }
@@ -142,10 +175,20 @@ static int read_fragment(st_log_reader *r, st_slice *frag, uint64_t *at) {
       uint32_t want = st_crc32c_unmask(st_get_fixed32(r->buf));
       uint32_t got = st_crc32c(r->buf + 6, 1 + len);
       if (want != got) {
-        drop_block(r, "checksum mismatch");
+        if (len > 0 && zeros_from(r, ST_LOG_HEADER_SIZE + len - 1)) {
+          /* Maybe a torn tail: decided by what follows (see the top). */
+          report_torn(r);
+          r->torn = 1;
+          r->torn_offset = cursor(r);
+          r->torn_bytes = r->buf_len;
+          drop_block(r, NULL);
+        } else {
+          drop_block(r, "checksum mismatch");
+        }
         return FRAG_BAD;
       }
     }
+    report_torn(r); /* a real fragment follows it */
     *frag = st_slice_make(r->buf + ST_LOG_HEADER_SIZE, len);
     *at = cursor(r);
     r->buf += ST_LOG_HEADER_SIZE + len;
@@ -199,7 +242,13 @@ int st_log_read_record(st_log_reader *r, st_slice *record) {
       return 0;
 
     case FRAG_BAD:
-      if (in_record) report(r, start, r->record.size, "error in middle of record");
+      if (in_record && r->torn) {
+        /* The start of a record torn at the end: held back with its tail. */
+        r->torn_offset = start;
+        r->torn_bytes += r->record.size;
+      } else if (in_record) {
+        report(r, start, r->record.size, "error in middle of record");
+      }
       in_record = 0;
       r->record.size = 0;
       break;

@@ -633,6 +633,57 @@ static void test_truncated_tail(void **state) {
   st_buf_free(&mf.data);
 }
 
+/* A crash can leave the last record torn with its missing bytes reading as
+ * zeros (the file's size reached the disk, not all its data): that ends
+ * the file silently, like a cut. */
+static void test_zero_torn_tail(void **state) {
+  (void)state;
+  size_t sizes[] = {50, 1000, 2 * BLOCK + 10};
+  memfile mf = {0};
+  write_records(&mf, 0, sizes, 3, 70);
+  size_t last_start = HDR + 50 + HDR + 1000;
+  size_t tears[] = {last_start + HDR + 1, last_start + HDR + 100, BLOCK - 1,
+                    BLOCK + HDR + 5,      2 * BLOCK + HDR + 2,    mf.data.size - 1};
+  char *copy = malloc(mf.data.size);
+  for (size_t i = 0; i < sizeof tears / sizeof tears[0]; i++) {
+    memcpy(copy, mf.data.data, tears[i]);
+    memset(copy + tears[i], 0, mf.data.size - tears[i]);
+    reports rep = {0};
+    assert_int_equal(read_check(copy, mf.data.size, sizes, 3, 70, &rep, (int)(i & 1)), 2);
+    if (rep.n) fail_msg("tear at %zu reported: %s", tears[i], rep.first_reason);
+  }
+  /* Zeros inside a record followed by anything else are damage: a record
+   * in the same block after it, or in a later block. */
+  size_t sizes2[] = {50, 1000, 30, BLOCK, 40};
+  st_buf_free(&mf.data);
+  memset(&mf, 0, sizeof mf);
+  write_records(&mf, 0, sizes2, 5, 90);
+  free(copy);
+  copy = malloc(mf.data.size);
+  struct {
+    size_t from, to;
+  } holes[] = {{HDR + 50 + HDR + 500, HDR + 50 + HDR + 1000}, /* record 1, record 2 follows */
+               {HDR + 50 + HDR + 1000 + HDR + 10, BLOCK}};    /* record 2 to the block's end */
+  for (int h = 0; h < 2; h++) {
+    memcpy(copy, mf.data.data, mf.data.size);
+    memset(copy + holes[h].from, 0, holes[h].to - holes[h].from);
+    st_seqfile *f = mem_seqfile_new(copy, mf.data.size, 0);
+    reports rep = {0};
+    st_log_reader *r = st_log_reader_new(f, 1, on_corruption, &rep);
+    st_slice rec;
+    int got = 0;
+    while (st_log_read_record(r, &rec) == 1)
+      got++;
+    st_log_reader_free(r);
+    f->close(f);
+    assert_true(rep.n >= 1);
+    assert_string_equal(rep.first_reason, "checksum mismatch");
+    assert_true(got >= 1 && got < 5);
+  }
+  free(copy);
+  st_buf_free(&mf.data);
+}
+
 /* I/O errors are returned, not reported as corruption. */
 static void test_io_errors(void **state) {
   (void)state;
@@ -735,7 +786,8 @@ int main(void) {
       cmocka_unit_test(test_zero_padding),   cmocka_unit_test(test_flipped_byte),
       cmocka_unit_test(test_damaged_middle), cmocka_unit_test(test_bad_length),
       cmocka_unit_test(test_fragment_order), cmocka_unit_test(test_truncated_tail),
-      cmocka_unit_test(test_io_errors),      cmocka_unit_test(test_fuzz),
+      cmocka_unit_test(test_zero_torn_tail), cmocka_unit_test(test_io_errors),
+      cmocka_unit_test(test_fuzz),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
