@@ -25,10 +25,12 @@ add_test(NAME regress.issue13 COMMAND issue13_test)
 set_tests_properties(regress.issue13 PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 
 # The suites share suite_util.h (seeded PRNG, values, hex formatting).
-foreach(name powerloss_test)
+foreach(name powerloss_test ioerror_test)
   add_executable(${name} ${FAULT_DIR}/${name}.c)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/suites)
   target_link_libraries(${name} PRIVATE strata_faultenv)
 endforeach()
 add_test(NAME suite.powerloss COMMAND powerloss_test)
 set_tests_properties(suite.powerloss PROPERTIES TIMEOUT 900 LABELS suite)
+add_test(NAME suite.ioerror COMMAND ioerror_test)
+set_tests_properties(suite.ioerror PROPERTIES TIMEOUT 900 LABELS suite)
