@@ -387,7 +387,12 @@ static void do_cut(fe_env *fe) {
       kept = (size_t)(next_rand(&rs) % (unsynced + 1));
       end = synced + kept;
       break;
-    case FE_DATA_PREFIX_ZERO: kept = (size_t)(next_rand(&rs) % (unsynced + 1)); break;
+    case FE_DATA_PREFIX_ZERO:
+      /* Storage writes whole sectors: the tear is at a multiple of 512
+       * (but the synced part is whole). */
+      kept = (size_t)(next_rand(&rs) % (unsynced + 1));
+      kept = (synced + kept) / 512 * 512 > synced ? (synced + kept) / 512 * 512 - synced : 0;
+      break;
     default: break;
     }
     memset(data + synced + kept, 0, end - synced - kept);

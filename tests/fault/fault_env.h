@@ -108,7 +108,8 @@ typedef enum fe_data_mode {
   FE_DATA_DROP,        /* the file ends at its last sync */
   FE_DATA_ZERO,        /* the unsynced bytes read as zeros */
   FE_DATA_PREFIX,      /* a random prefix of them survives, the rest dropped */
-  FE_DATA_PREFIX_ZERO, /* a random prefix survives, the rest reads as zeros */
+  FE_DATA_PREFIX_ZERO, /* a random prefix survives, ending at a file offset that is a
+                          multiple of 512 (a sector), and the rest reads as zeros */
   FE_DATA_KEEP,        /* all of them survive */
   FE_DATA_NMODES
 } fe_data_mode;
