@@ -2,7 +2,8 @@
 # Installs the Debian packages Strata needs to build and test, when missing.
 # Needs root (apt-get) only when something is missing.
 set -e
-PKGS="gcc make cmake pkg-config libsnappy-dev libzstd-dev libcmocka-dev libleveldb-dev librocksdb-dev gnuplot-nox lmdb-utils wamerican"
+# clang: libFuzzer for `make fuzz` (the tests' replay driver needs only gcc).
+PKGS="gcc make cmake pkg-config libsnappy-dev libzstd-dev libcmocka-dev libleveldb-dev librocksdb-dev gnuplot-nox lmdb-utils wamerican clang"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
