@@ -56,14 +56,14 @@ clean:
 #   make fuzz       libFuzzer: every fuzz/fuzz_*.c for FUZZ_SECONDS each
 .PHONY: test-tsan fuzz clean-tsan-fuzz
 
-# A TSan build running the tests labelled tsan (the threaded ones, listed
-# in tests/CMakeLists.txt), at the smaller sizes.
+# A TSan build of the tests labelled tsan (the threaded ones, listed in
+# tests/CMakeLists.txt), run at the smaller sizes.
 TSAN_BUILD ?= build-tsan
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_TSAN=ON -DSTRATA_WERROR=$(WERROR) $(CMAKE_ARGS)
-	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target tsan_tests
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 STRATA_TEST_SCALE=asan \
-		ctest --output-on-failure -j$(JOBS) -L tsan
+		STRATA_IOERROR_POINTS=4 STRATA_THREADS_OPS=10000 ctest --output-on-failure -j$(JOBS) -L tsan
 
 # Builds every fuzz/fuzz_*.c with clang (-DSTRATA_FUZZ=ON) and runs each
 # for FUZZ_SECONDS from its seed corpus; see fuzz/README.md.
