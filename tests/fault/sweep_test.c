@@ -75,7 +75,9 @@
 
 static void key_of(int k, char *out) {
   int sum = 0;
-  snprintf(out, 8, "a%05d", k);
+  char digits[16];
+  snprintf(digits, sizeof digits, "a%05u", (unsigned)k % 100000u);
+  memcpy(out, digits, 6);
   for (int i = 1; i < 6; i++)
     sum = sum * 7 + out[i];
   out[6] = (char)('A' + sum % 26);
