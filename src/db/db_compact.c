@@ -345,7 +345,7 @@ static int merge_range(subcompaction *sub) {
       /* Input out of order (damaged) would make the drop rules below lose
        * entries, and a table breaking the order every reader relies on. */
       int order = has_current ? st_ucmp(db->ucmp, pk.user_key, st_buf_slice(&current_user_key)) : 1;
-      if (order < 0 || (order == 0 && pk.sequence >= last_sequence_for_key)) {
+      if (order < 0 || (order == 0 && pk.sequence > last_sequence_for_key)) {
         rc = st_vset_input_order_error(&db->vs, c);
         break;
       }
@@ -354,7 +354,12 @@ static int merge_range(subcompaction *sub) {
         has_current = 1;
         last_sequence_for_key = ST_MAX_SEQUENCE;
       }
-      if (last_sequence_for_key <= cs->smallest_snapshot) {
+      if (order == 0 && pk.sequence == last_sequence_for_key) {
+        /* A second copy of the entry before, from another table: repair
+         * leaves both when it converts a log a flushed table already
+         * holds. One is kept. */
+        drop = 1;
+      } else if (last_sequence_for_key <= cs->smallest_snapshot) {
         drop = 1; /* a newer entry of this key is visible to every snapshot */
       } else if (pk.type == ST_TYPE_DELETION && pk.sequence <= cs->smallest_snapshot &&
                  st_compaction_is_base_level_for_key(c, &sub->cur, pk.user_key)) {
