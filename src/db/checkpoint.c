@@ -397,7 +397,10 @@ int strata_checkpoint(strata_db *db, const char *dest_dir) {
   /* Steps 5 and 6. */
   if (!rc) rc = write_manifest(&c, manifest_number, &edit);
   if (!rc) rc = env->sync_dir(env, dest_dir);
-  if (!rc) rc = st_set_current_file(env, dest_dir, manifest_number);
+  /* A failure after CURRENT's rename is undone whole by cleanup(), which
+   * removes CURRENT first: a checkpoint is either complete or absent. */
+  int renamed = 0;
+  if (!rc) rc = st_set_current_file(env, dest_dir, manifest_number, &renamed);
   if (!rc) {
     char *parent = parent_dir(dest_dir);
     if (!parent)
