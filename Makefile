@@ -2,8 +2,9 @@
 #   make demo   - install what is missing, build, run the main job (and the Python package's demo)
 #   make test   - install what is missing, build, run every test (plain and ASan+UBSan builds,
 #                 and the Python package's tests: installed into a venv, and under ASan)
-# Other targets: build, asan, bench (side-by-side benchmark), install, clean; python (the
-# Python package pip-installed into $(VENV)), test-python, test-python-asan, bench-python.
+# Other targets: build, asan, bench (side-by-side benchmark), bench-server (strata-server beside
+# redis-server), install, clean; python (the Python package pip-installed into $(VENV)),
+# test-python, test-python-asan, bench-python.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -16,7 +17,7 @@ PYTHON     ?= /usr/bin/python3
 VENV       ?= $(BUILD)/venv
 PY_ASAN    ?= $(ASAN_BUILD)/python
 
-.PHONY: all deps build asan test test-plain test-asan demo bench install clean \
+.PHONY: all deps build asan test test-plain test-asan demo bench bench-server install clean \
 	python test-python python-asan test-python-asan bench-python
 
 all: build
@@ -73,6 +74,12 @@ bench: build
 		--json $(BUILD)/bench-results/results.json \
 		--plot $(BUILD)/bench-results/ratios.png | tee $(BUILD)/bench-results/results.txt
 
+# strata-server beside Debian's redis-server in matching durability modes, interleaved
+# (redis-benchmark -t set,get,incr,mset -n 200000 -r 1000000 -c 50, and -P 16); the table of
+# ratios lands in $(BUILD)/bench-server/results.txt. See bench/server_bench.sh (BIG=1, ROUNDS=3).
+bench-server: build
+	sh bench/server_bench.sh $(BUILD)
+
 # The Python benchmark: strata, Debian's python3-plyvel and python3-lmdb, and sqlite3,
 # interleaved; a table (results.md) and a chart (ratios.png).
 bench-python: python
@@ -84,3 +91,31 @@ install: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# --- Reliability (issue 13) ---------------------------------------------
+#   make test-tsan  ThreadSanitizer over the threaded tests (.ci/run runs it)
+#   make fuzz       libFuzzer: every fuzz/fuzz_*.c for FUZZ_SECONDS each
+.PHONY: test-tsan fuzz clean-tsan-fuzz
+
+# A TSan build of the tests labelled tsan (the threaded ones, listed in
+# tests/CMakeLists.txt), run at the smaller sizes.
+TSAN_BUILD ?= build-tsan
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_TSAN=ON -DSTRATA_WERROR=$(WERROR) $(CMAKE_ARGS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target tsan_tests
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 STRATA_TEST_SCALE=asan \
+		STRATA_IOERROR_POINTS=4 STRATA_THREADS_OPS=10000 ctest --output-on-failure -j$(JOBS) -L tsan
+
+# Builds every fuzz/fuzz_*.c with clang (-DSTRATA_FUZZ=ON) and runs each
+# for FUZZ_SECONDS from its seed corpus; see fuzz/README.md.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh scripts/install-deps.sh clang
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_FUZZ=ON -DSTRATA_BUILD_TESTS=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+	sh scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+clean: clean-tsan-fuzz
+clean-tsan-fuzz:
+	rm -rf $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -83,6 +83,10 @@ int strata_property(strata_db *db, const char *name, strata_buf *out) {
         if (!rc) rc = appendf(out, "]\n");
       }
     }
+  } else if (strcmp(name, "strata.last-sequence") == 0) {
+    rc = appendf(
+        out, "%llu",
+        (unsigned long long)atomic_load_explicit(&db->visible_sequence, memory_order_acquire));
   } else if (strcmp(name, "leveldb.approximate-memory-usage") == 0) {
     size_t total = st_cache_total_charge(db->block_cache);
     total += st_memtable_memory_usage(db->mem);

@@ -133,9 +133,9 @@ typedef struct pair {
 
 /* Reads `text` in `mode`; expects the listed pairs, then either a clean end
  * (err_line == 0) or an error on err_line whose message contains err_sub. */
-static void check_reader(const char *text, dump_mode mode, const pair *pairs, int npairs,
-                         unsigned long err_line, const char *err_sub) {
-  FILE *f = fmemopen((void *)text, strlen(text), "r");
+static void check_reader_n(const char *text, size_t len, dump_mode mode, const pair *pairs,
+                           int npairs, unsigned long err_line, const char *err_sub) {
+  FILE *f = fmemopen((void *)text, len, "r");
   assert_non_null(f);
   dump_reader r;
   dump_reader_init(&r, f, mode);
@@ -162,6 +162,11 @@ static void check_reader(const char *text, dump_mode mode, const pair *pairs, in
   sbuf_free(&k);
   sbuf_free(&v);
   fclose(f);
+}
+
+static void check_reader(const char *text, dump_mode mode, const pair *pairs, int npairs,
+                         unsigned long err_line, const char *err_sub) {
+  check_reader_n(text, strlen(text), mode, pairs, npairs, err_line, err_sub);
 }
 
 static const pair P3[] = {{"\x00\xff"
@@ -246,6 +251,94 @@ static void test_reader_errors(void **state) {
                "after DATA=END");
 }
 
+static void test_cdbmake(void **state) {
+  (void)state;
+  /* The format's definition: +klen,dlen:key->data LF per pair, LF at the
+   * end; key and data any bytes. */
+  sbuf b = SBUF_INIT;
+  assert_int_equal(fmt_cdbmake_pair(&b, "\0\n", 2, "->\n", 3), 0);
+  assert_int_equal(fmt_cdbmake_pair(&b, "k", 1, "", 0), 0);
+  assert_int_equal(sbuf_putc(&b, '\n'), 0);
+  static const char want[] = "+2,3:\0\n->->\n\n+1,0:k->\n\n";
+  assert_int_equal(b.len, sizeof want - 1);
+  assert_memory_equal(b.data, want, b.len);
+  const pair two[] = {{"\0\n", 2, "->\n", 3}, {"k", 1, "", 0}};
+  check_reader_n(b.data, b.len, DUMP_CDBMAKE, two, 2, 0, NULL);
+  check_reader_n(b.data, b.len, DUMP_DETECT, two, 2, 0, NULL);
+  sbuf_free(&b);
+  check_reader("\n", DUMP_DETECT, NULL, 0, 0, NULL); /* an empty dump */
+  const pair one[] = {{"a", 1, "b", 1}};
+  check_reader("+1,1:a->b\n", DUMP_CDBMAKE, one, 1, 2, "no blank end line");
+  check_reader("+1,1:a->b\n\nx", DUMP_CDBMAKE, one, 1, 2, "after the blank end line");
+  check_reader("+1,5:a->b\n\n", DUMP_CDBMAKE, NULL, 0, 1, "inside the data");
+  check_reader("+1,1:a=>b\n\n", DUMP_CDBMAKE, NULL, 0, 1, "expected '->'");
+  check_reader("+1,1:a->bb\n", DUMP_CDBMAKE, NULL, 0, 1, "newline after the data");
+  check_reader("+1;1:a->b\n\n", DUMP_CDBMAKE, NULL, 0, 1, "bad key length");
+  check_reader("+1,:a->b\n\n", DUMP_CDBMAKE, NULL, 0, 1, "bad data length");
+  check_reader("+4294967296,1:a->b\n\n", DUMP_CDBMAKE, NULL, 0, 1, "bad key length");
+  check_reader("+12345678901,1:", DUMP_CDBMAKE, NULL, 0, 1, "bad key length");
+  check_reader("-1,1:a->b\n\n", DUMP_CDBMAKE, NULL, 0, 1, "expected '+'");
+  /* A length past the end of the input fails as truncated, without
+   * allocating what the length claims. */
+  check_reader("+4000000000,1:abc", DUMP_CDBMAKE, NULL, 0, 1, "inside the key");
+}
+
+static void test_dump_header(void **state) {
+  (void)state;
+  sbuf b = SBUF_INIT;
+  assert_int_equal(fmt_dump_header(&b, 0, NULL, 0, 0), 0);
+  assert_int_equal(sbuf_terminate(&b), 0);
+  assert_string_equal(b.data, "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n");
+  b.len = 0;
+  assert_int_equal(fmt_dump_header(&b, 1, "users", 12345, 0), 0);
+  assert_int_equal(sbuf_terminate(&b), 0);
+  assert_string_equal(b.data, "VERSION=3\nformat=print\ndatabase=users\ntype=btree\n"
+                              "mapsize=12345\nHEADER=END\n");
+  b.len = 0;
+  assert_int_equal(fmt_dump_header(&b, 0, "u", 1, 1), 0);
+  size_t at = fmt_dump_header_mapsize_at(0, "u");
+  assert_memory_equal(b.data + at, "00000000000000000001\n", 21);
+  assert_memory_equal(b.data + at - 8, "mapsize=", 8);
+  sbuf_free(&b);
+  /* The reader takes database= and ignores mapsize=. */
+  static const char hdr[] = "VERSION=3\ndatabase=s 1\nmapsize=00000000000000000099\n"
+                            "HEADER=END\nDATA=END\n";
+  FILE *f = fmemopen((void *)hdr, sizeof hdr - 1, "r");
+  assert_non_null(f);
+  dump_reader r;
+  dump_reader_init(&r, f, DUMP_DETECT);
+  sbuf k = SBUF_INIT, v = SBUF_INIT;
+  assert_int_equal(dump_reader_next(&r, &k, &v), 0);
+  assert_string_equal(r.database, "s 1");
+  dump_reader_free(&r);
+  fclose(f);
+}
+
+static void test_mdb_map_size(void **state) {
+  (void)state;
+  /* Nothing: the margin alone, a whole number of MiB. */
+  mdb_map_estimate e = {0, 0};
+  assert_int_equal(mdb_map_size(&e), 8ull << 20);
+  /* Small pairs: each node is 8 + key + value bytes, even, plus a 2-byte
+   * slot: 8+3+5 = 16 -> 18 bytes, counted twice for half-full pages. */
+  mdb_map_add(&e, 3, 5);
+  assert_int_equal(e.leaf_bytes, 18);
+  assert_int_equal(e.overflow_bytes, 0);
+  /* A value too big for a node goes to whole overflow pages (4096 bytes,
+   * 16-byte header): 5000 + 16 -> 2 pages; the node keeps 8 + key + 8. */
+  mdb_map_add(&e, 4, 5000);
+  assert_int_equal(e.overflow_bytes, 8192);
+  assert_int_equal(e.leaf_bytes, 18 + 20 + 2);
+  /* A million pairs of 100 bytes need more than their 200 MB, counted
+   * twice, and the result is a multiple of 1 MiB. */
+  mdb_map_estimate m = {0, 0};
+  for (int i = 0; i < 1000000; i++)
+    mdb_map_add(&m, 20, 80);
+  unsigned long long sz = mdb_map_size(&m);
+  assert_true(sz > 2 * 100000000ull);
+  assert_int_equal(sz % (1 << 20), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hex),
@@ -259,6 +352,9 @@ int main(void) {
       cmocka_unit_test(test_reader_plain),
       cmocka_unit_test(test_reader_jsonl),
       cmocka_unit_test(test_reader_errors),
+      cmocka_unit_test(test_cdbmake),
+      cmocka_unit_test(test_dump_header),
+      cmocka_unit_test(test_mdb_map_size),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

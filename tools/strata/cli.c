@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -65,8 +66,13 @@ void cli_db_err(const cli_cmd *cmd, const char *what, int rc) {
   cli_err(cmd, "%s: %s", what, (msg && *msg) ? msg : strata_strerror(rc));
 }
 
-int cli_open(const cli_cmd *cmd, const char *path, int create, strata_db **db) {
+int cli_open(const cli_cmd *cmd, const char *path, int flags, strata_db **db) {
+  return cli_open_ex(cmd, path, flags, db, NULL);
+}
+
+int cli_open_ex(const cli_cmd *cmd, const char *path, int flags, strata_db **db, int *read_only) {
   struct stat st;
+  int create = (flags & CLI_OPEN_CREATE) != 0;
   *db = NULL;
   if (!*path) {
     cli_err(cmd, "DBPATH is empty");
@@ -96,7 +102,7 @@ int cli_open(const cli_cmd *cmd, const char *path, int create, strata_db **db) {
       }
     }
   } else if (errno == ENOENT && !create) {
-    cli_err(cmd, "%s: no such database (only put and load create one)", path);
+    cli_err(cmd, "%s: no such database (only put, load, restore and edit create one)", path);
     return CLI_FAIL;
   } else if (errno != ENOENT) {
     cli_err(cmd, "%s: %s", path, strerror(errno));
@@ -106,7 +112,14 @@ int cli_open(const cli_cmd *cmd, const char *path, int create, strata_db **db) {
   strata_options opt;
   strata_options_init(&opt);
   opt.create_if_missing = create;
+  opt.read_only = (flags & CLI_OPEN_READ_ONLY) != 0;
   int rc = strata_open(path, &opt, db);
+  if (rc == STRATA_EBUSY && (flags & CLI_OPEN_SHARED) && !opt.read_only) {
+    /* Another process writes the database: read it beside that writer. */
+    opt.read_only = 1;
+    opt.create_if_missing = 0;
+    rc = strata_open(path, &opt, db);
+  }
   if (rc != STRATA_OK) {
     size_t n = strlen(path) + 32;
     char *what = malloc(n);
@@ -116,8 +129,75 @@ int cli_open(const cli_cmd *cmd, const char *path, int create, strata_db **db) {
     *db = NULL;
     return CLI_FAIL;
   }
+  if (read_only) *read_only = opt.read_only;
   return CLI_OK;
 }
+
+int cli_open_common(const cli_cmd *cmd, const cli_common *co, int flags, strata_db **db) {
+  if (co->read_only) flags = (flags & ~CLI_OPEN_CREATE) | CLI_OPEN_READ_ONLY;
+  return cli_open(cmd, co->dbpath, flags, db);
+}
+
+void cli_common_init(cli_common *co) {
+  memset(co, 0, sizeof *co);
+  co->progress = CLI_PROGRESS_AUTO;
+}
+
+int cli_common_opt(cli_common *co, int c, const char *arg) {
+  switch (c) {
+  case 'e': co->dbpath = arg; return 1;
+  case 'd': co->subdb = arg; return 1;
+  case 'r': co->read_only = 1; return 1;
+  case 'q': co->progress = CLI_PROGRESS_OFF; return 1;
+  case CLI_OPT_PROGRESS: co->progress = CLI_PROGRESS_ON; return 1;
+  default: return 0;
+  }
+}
+
+int cli_take_dbpath(const cli_cmd *cmd, cli_common *co, int argc, char **argv, int *optind_io) {
+  if (co->dbpath) return CLI_OK;
+  if (*optind_io >= argc)
+    return cli_usage_error(cmd, "missing operand: expected DBPATH (or -e DBPATH)");
+  co->dbpath = argv[(*optind_io)++];
+  return CLI_OK;
+}
+
+int cli_is_main(const char *name) { return !name || !strcmp(name, CLI_MAIN_NAME); }
+
+int cli_open_subdb(const cli_cmd *cmd, strata_db *db, const char *name, int create,
+                   strata_subdb **sdb) {
+  *sdb = NULL;
+  if (cli_is_main(name)) return CLI_OK;
+  int rc = strata_subdb_open(db, name, create, sdb);
+  if (rc == STRATA_ENOTFOUND) {
+    cli_err(cmd, "no sub-database '%s' ('strata stat' lists them)", name);
+    return CLI_FAIL;
+  }
+  if (rc != STRATA_OK) {
+    size_t n = strlen(name) + 40;
+    char *what = malloc(n);
+    if (what) snprintf(what, n, "cannot open sub-database '%s'", name);
+    cli_db_err(cmd, what ? what : "cannot open sub-database", rc);
+    free(what);
+    *sdb = NULL;
+    return CLI_FAIL;
+  }
+  return CLI_OK;
+}
+
+int cli_exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+int cli_remove_tree(const char *path) { return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 int cli_parse_count(const char *s, unsigned long long *out) {
   if (!s || *s < '0' || *s > '9') return -1;

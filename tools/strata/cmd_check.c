@@ -14,24 +14,35 @@ static void print_problem(void *arg, const char *file, uint64_t offset, int code
 }
 
 static int run_check(const cli_cmd *cmd, int argc, char **argv) {
-  static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {CLI_LONGOPT_ENV,
+                                           CLI_LONGOPT_QUIET,
+                                           CLI_LONGOPT_PROGRESS,
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
   int c;
+  cli_common co;
+  cli_common_init(&co);
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":e:qh", longopts, NULL)) != -1) {
+    if (cli_common_opt(&co, c, optarg)) continue;
     switch (c) {
     case 'h': return cli_help(cmd);
     default: return cli_bad_option(cmd, c, argv);
     }
   }
-  int rc = cli_operands(cmd, argc, optind, 1, 1, "DBPATH");
-  if (rc) return rc;
-  const char *path = argv[optind];
+  int rc = cli_take_dbpath(cmd, &co, argc, argv, &optind);
+  if (rc || (rc = cli_operands(cmd, argc, optind, 0, 0, "DBPATH"))) return rc;
+  const char *path = co.dbpath;
   if (!*path) {
     cli_err(cmd, "DBPATH is empty");
     return CLI_FAIL;
   }
   uint64_t problems = 0;
+  cli_progress pg;
+  cli_progress_begin(&pg, co.progress, "check", CLI_UNIT_BYTES, 0);
+  cli_progress_tick_start(&pg);
   int s = strata_check(path, NULL, print_problem, NULL, &problems);
+  cli_progress_end(&pg);
   if (s != STRATA_OK && s != STRATA_ECORRUPTION) {
     fflush(stdout);
     cli_db_err(cmd, "check failed", s);
@@ -48,7 +59,7 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv) {
 
 const cli_cmd cli_cmd_check = {
     "check", "verify every checksum and format, changing nothing",
-    "usage: strata check DBPATH\n"
+    "usage: strata check [-q | --progress] DBPATH\n"
     "\n"
     "Reads every file of the database and reports what is damaged, changing\n"
     "nothing: CURRENT and the MANIFEST it names (record checksums, version\n"
@@ -67,5 +78,9 @@ const cli_cmd cli_cmd_check = {
     "Exit status: 0 when nothing is wrong; 1 when a problem was found or the\n"
     "check could not run (no database at DBPATH, database in use); 2 bad usage.\n"
     "\n"
+    "  -e, --env DBPATH  the database (instead of the DBPATH operand).\n"
+    "  -q, --quiet  no progress line.\n"
+    "  --progress   the progress line (time elapsed) even when standard error\n"
+    "               is not a terminal.\n"
     "  -h, --help   print this help.\n",
     run_check};

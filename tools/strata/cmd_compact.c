@@ -15,12 +15,18 @@ static int run_compact(const cli_cmd *cmd, int argc, char **argv) {
   static const struct option longopts[] = {{"start", required_argument, NULL, OPT_START},
                                            {"end", required_argument, NULL, OPT_END},
                                            {"hex", no_argument, NULL, 'x'},
+                                           CLI_LONGOPT_ENV,
+                                           CLI_LONGOPT_QUIET,
+                                           CLI_LONGOPT_PROGRESS,
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   const char *start = NULL, *end = NULL;
   int hex = 0, c;
+  cli_common co;
+  cli_common_init(&co);
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":xh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":xe:qh", longopts, NULL)) != -1) {
+    if (cli_common_opt(&co, c, optarg)) continue;
     switch (c) {
     case OPT_START: start = optarg; break;
     case OPT_END: end = optarg; break;
@@ -29,15 +35,19 @@ static int run_compact(const cli_cmd *cmd, int argc, char **argv) {
     default: return cli_bad_option(cmd, c, argv);
     }
   }
-  int rc = cli_operands(cmd, argc, optind, 1, 1, "DBPATH");
-  if (rc) return rc;
+  int rc = cli_take_dbpath(cmd, &co, argc, argv, &optind);
+  if (rc || (rc = cli_operands(cmd, argc, optind, 0, 0, "DBPATH"))) return rc;
   sbuf lo = SBUF_INIT, hi = SBUF_INIT;
   strata_db *db = NULL;
   if ((start && (rc = cli_arg_bytes(cmd, "--start", start, hex, &lo))) ||
       (end && (rc = cli_arg_bytes(cmd, "--end", end, hex, &hi))) ||
-      (rc = cli_open(cmd, argv[optind], 0, &db)))
+      (rc = cli_open_common(cmd, &co, 0, &db)))
     goto out;
+  cli_progress pg;
+  cli_progress_begin(&pg, co.progress, "compact", CLI_UNIT_BYTES, 0);
+  cli_progress_tick_start(&pg);
   int s = strata_compact_range(db, start ? lo.data : NULL, lo.len, end ? hi.data : NULL, hi.len);
+  cli_progress_end(&pg);
   if (s != STRATA_OK) {
     cli_db_err(cmd, "compaction failed", s);
     rc = CLI_FAIL;
@@ -51,7 +61,7 @@ out:
 
 const cli_cmd cli_cmd_compact = {
     "compact", "rewrite tables into the lower levels, dropping dead entries",
-    "usage: strata compact [-x] [--start K] [--end K] DBPATH\n"
+    "usage: strata compact [-x] [--start K] [--end K] [-q | --progress] DBPATH\n"
     "\n"
     "Flushes the memtable, then compacts the tables holding keys from --start\n"
     "to --end (both inclusive; all keys without them) down the levels, dropping\n"
@@ -61,5 +71,9 @@ const cli_cmd cli_cmd_compact = {
     "  --start K    first key of the range (inclusive).\n"
     "  --end K      last key of the range (inclusive).\n"
     "  -x, --hex    K is given in hex.\n"
+    "  -e, --env DBPATH  the database (instead of the DBPATH operand).\n"
+    "  -q, --quiet  no progress line.\n"
+    "  --progress   the progress line (time elapsed) even when standard error\n"
+    "               is not a terminal.\n"
     "  -h, --help   print this help.\n",
     run_compact};

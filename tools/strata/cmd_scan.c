@@ -33,7 +33,10 @@ static int run_scan(const cli_cmd *cmd, int argc, char **argv) {
   static const struct option longopts[] = {{"start", required_argument, NULL, OPT_START},
                                            {"end", required_argument, NULL, OPT_END},
                                            {"prefix", required_argument, NULL, OPT_PREFIX},
-                                           {"reverse", no_argument, NULL, 'r'},
+                                           {"reverse", no_argument, NULL, 'R'},
+                                           CLI_LONGOPT_ENV,
+                                           CLI_LONGOPT_DB,
+                                           CLI_LONGOPT_READ_ONLY,
                                            {"limit", required_argument, NULL, 'n'},
                                            {"keys-only", no_argument, NULL, 'k'},
                                            {"hex", no_argument, NULL, 'x'},
@@ -43,13 +46,16 @@ static int run_scan(const cli_cmd *cmd, int argc, char **argv) {
   int reverse = 0, keys_only = 0, hex = 0, c;
   unsigned long long limit = 0;
   int has_limit = 0;
+  cli_common co;
+  cli_common_init(&co);
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":rn:kxh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":Rn:kxe:d:rh", longopts, NULL)) != -1) {
+    if (cli_common_opt(&co, c, optarg)) continue;
     switch (c) {
     case OPT_START: start = optarg; break;
     case OPT_END: end = optarg; break;
     case OPT_PREFIX: prefix = optarg; break;
-    case 'r': reverse = 1; break;
+    case 'R': reverse = 1; break;
     case 'k': keys_only = 1; break;
     case 'x': hex = 1; break;
     case 'n':
@@ -61,14 +67,15 @@ static int run_scan(const cli_cmd *cmd, int argc, char **argv) {
     default: return cli_bad_option(cmd, c, argv);
     }
   }
-  int rc = cli_operands(cmd, argc, optind, 1, 1, "DBPATH");
-  if (rc) return rc;
+  int rc = cli_take_dbpath(cmd, &co, argc, argv, &optind);
+  if (rc || (rc = cli_operands(cmd, argc, optind, 0, 0, "DBPATH"))) return rc;
 
   /* The range [lo, hi): --start and --prefix both raise lo, --end and the
    * end of the prefix both lower hi. */
   sbuf lo = SBUF_INIT, hi = SBUF_INIT, tmp = SBUF_INIT;
   int has_lo = 0, has_hi = 0;
   strata_db *db = NULL;
+  strata_subdb *sdb = NULL;
   strata_iter *it = NULL;
   cli_out out;
   int out_open = 0;
@@ -99,8 +106,10 @@ static int run_scan(const cli_cmd *cmd, int argc, char **argv) {
     }
   }
 
-  if ((rc = cli_open(cmd, argv[optind], 0, &db))) goto done;
-  int s = strata_iter_create(db, NULL, &it);
+  if ((rc = cli_open_common(cmd, &co, CLI_OPEN_SHARED, &db)) ||
+      (rc = cli_open_subdb(cmd, db, co.subdb, 0, &sdb)))
+    goto done;
+  int s = strata_iter_create_in(db, sdb, NULL, &it);
   if (s != STRATA_OK) {
     cli_db_err(cmd, "cannot create iterator", s);
     rc = CLI_FAIL;
@@ -183,11 +192,15 @@ const cli_cmd cli_cmd_scan = {
     "  --end K           stop before K (exclusive).\n"
     "  --prefix P        only keys that begin with P. Combines with --start and\n"
     "                    --end: the range is their intersection.\n"
-    "  -r, --reverse     list from the last key of the range down to the first.\n"
+    "  -R, --reverse     list from the last key of the range down to the first.\n"
     "  -n, --limit N     print at most N entries (0 prints nothing).\n"
     "  -k, --keys-only   print keys only, without the TAB and value.\n"
     "  -x, --hex         print keys and values as lowercase hex instead, and read\n"
     "                    K and P as hex.\n"
+    "  -d, --db NAME     list sub-database NAME (:main: = main database).\n"
+    "  -e, --env DBPATH  the database (instead of the DBPATH operand).\n"
+    "  -r, --read-only   open read-only, beside a writer in another process\n"
+    "                    (done anyway when another process holds the lock).\n"
     "  -h, --help        print this help.\n"
     "\n"
     "The listing reads one consistent snapshot of the database.\n",

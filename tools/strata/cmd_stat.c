@@ -84,22 +84,87 @@ static int count_entries(strata_db *db, unsigned long long table_bytes, int *exa
   return s;
 }
 
+typedef struct list_ctx {
+  strata_db *db;
+  FILE *f;
+  int n;
+  int err;
+} list_ctx;
+
+static int print_subdb(void *arg, const char *name) {
+  list_ctx *lc = arg;
+  strata_subdb *sdb;
+  strata_subdb_stats st = {0, 0};
+  int s = strata_subdb_open(lc->db, name, 0, &sdb);
+  if (s == STRATA_OK) s = strata_subdb_stat(lc->db, sdb, &st);
+  if (s != STRATA_OK) {
+    lc->err = s;
+    return 1;
+  }
+  if (lc->n++ == 0) fprintf(lc->f, "\nsub-database        ~entries           ~bytes\n");
+  fprintf(lc->f, "%-16s %11llu  %15llu\n", name, (unsigned long long)st.entries,
+          (unsigned long long)st.bytes);
+  return 0;
+}
+
+/* stat -d NAME: the entries and bytes of one sub-database. */
+static int stat_subdb(const cli_cmd *cmd, strata_db *db, const char *name, int exact) {
+  strata_subdb *sdb;
+  strata_subdb_stats st = {0, 0};
+  int rc = cli_open_subdb(cmd, db, name, 0, &sdb);
+  if (rc) return rc;
+  int s = strata_subdb_stat(db, sdb, &st);
+  unsigned long long n = 0;
+  if (s == STRATA_OK && exact) {
+    strata_iter *it;
+    s = strata_iter_create_in(db, sdb, NULL, &it);
+    if (s == STRATA_OK) {
+      for (strata_iter_seek_to_first(it); strata_iter_valid(it); strata_iter_next(it))
+        n++;
+      s = strata_iter_status(it);
+      strata_iter_destroy(it);
+    }
+  }
+  if (s != STRATA_OK) {
+    cli_db_err(cmd, "statistics failed", s);
+    return CLI_FAIL;
+  }
+  char h[32];
+  human(h, sizeof h, st.bytes);
+  printf("sub-database: %s\n", cli_is_main(name) ? CLI_MAIN_NAME : name);
+  if (exact)
+    printf("entries: %llu (counted)\n", n);
+  else
+    printf("entries: ~%llu (estimated; --exact counts all)\n", (unsigned long long)st.entries);
+  printf("bytes: ~%llu (%s)\n", (unsigned long long)st.bytes, h);
+  return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+}
+
 static int run_stat(const cli_cmd *cmd, int argc, char **argv) {
   static const struct option longopts[] = {
-      {"exact", no_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+      {"exact", no_argument, NULL, 'E'}, CLI_LONGOPT_ENV,   CLI_LONGOPT_DB, CLI_LONGOPT_READ_ONLY,
+      {"help", no_argument, NULL, 'h'},  {NULL, 0, NULL, 0}};
   int exact = 0, c;
+  cli_common co;
+  cli_common_init(&co);
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":eh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":e:d:rh", longopts, NULL)) != -1) {
+    if (cli_common_opt(&co, c, optarg)) continue;
     switch (c) {
-    case 'e': exact = 1; break;
+    case 'E': exact = 1; break;
     case 'h': return cli_help(cmd);
     default: return cli_bad_option(cmd, c, argv);
     }
   }
-  int rc = cli_operands(cmd, argc, optind, 1, 1, "DBPATH");
-  if (rc) return rc;
+  int rc = cli_take_dbpath(cmd, &co, argc, argv, &optind);
+  if (rc || (rc = cli_operands(cmd, argc, optind, 0, 0, "DBPATH"))) return rc;
   strata_db *db;
-  if ((rc = cli_open(cmd, argv[optind], 0, &db))) return rc;
+  if ((rc = cli_open_common(cmd, &co, CLI_OPEN_SHARED, &db))) return rc;
+  if (co.subdb) {
+    rc = stat_subdb(cmd, db, co.subdb, exact);
+    strata_close(db);
+    return rc;
+  }
 
   strata_buf buf = STRATA_BUF_INIT;
   cli_out out;
@@ -107,7 +172,7 @@ static int run_stat(const cli_cmd *cmd, int argc, char **argv) {
   FILE *f = out.f;
   unsigned long long total_files = 0, total_bytes = 0, v;
   char name[64], h[32];
-  fprintf(f, "database: %s\n\nlevel  files            bytes\n", argv[optind]);
+  fprintf(f, "database: %s\n\nlevel  files            bytes\n", co.dbpath);
   for (int level = 0; level < NUM_LEVELS; level++) {
     char files[24] = "-", bytes[24] = "-";
     snprintf(name, sizeof name, "leveldb.num-files-at-level%d", level);
@@ -144,6 +209,16 @@ static int run_stat(const cli_cmd *cmd, int argc, char **argv) {
     fprintf(f, "entries: ~%llu (estimated from the first %llu keys; --exact counts all)\n", count,
             SAMPLE_ENTRIES);
 
+  list_ctx lc = {db, f, 0, 0};
+  s = strata_subdb_list(db, print_subdb, &lc);
+  if (s == STRATA_OK && lc.err) s = lc.err;
+  if (s != STRATA_OK && s != 1) {
+    cli_out_finish(cmd, &out);
+    cli_db_err(cmd, "listing sub-databases failed", s);
+    rc = CLI_FAIL;
+    goto done;
+  }
+
   if (strata_property(db, "leveldb.stats", &buf) == STRATA_OK) {
     fprintf(f, "\nleveldb.stats:\n");
     fwrite(buf.data, 1, buf.size, f);
@@ -158,7 +233,7 @@ done:
 
 const cli_cmd cli_cmd_stat = {
     "stat", "files and bytes per level, entry count, compaction statistics",
-    "usage: strata stat [--exact] DBPATH\n"
+    "usage: strata stat [--exact] [-d NAME] [-r] DBPATH\n"
     "\n"
     "Prints, for each level 0-6, the number of table files and their bytes\n"
     "(properties leveldb.num-files-at-level<N> and strata.level-bytes<N>),\n"
@@ -171,6 +246,21 @@ const cli_cmd cli_cmd_stat = {
     "occupy (strata_approximate_sizes), marked with '~'. Deleted and\n"
     "overwritten versions not yet compacted away are never counted.\n"
     "\n"
-    "  -e, --exact   always count every entry.\n"
-    "  -h, --help    print this help.\n",
+    "Sub-databases, if any, follow in a table, one line each:\n"
+    "    NAME  ~entries  ~bytes\n"
+    "estimated by strata_subdb_stat (overwritten and deleted entries not yet\n"
+    "compacted are counted there). The entry count and level table above\n"
+    "cover the main database only.\n"
+    "\n"
+    "With -d NAME, prints only that sub-database (:main: = main database):\n"
+    "    sub-database: NAME\n"
+    "    entries: ~N (estimated; --exact counts all)   or   entries: N (counted)\n"
+    "    bytes: ~B (human-readable)\n"
+    "\n"
+    "  --exact           always count every entry.\n"
+    "  -d, --db NAME     statistics of sub-database NAME only.\n"
+    "  -e, --env DBPATH  the database (instead of the DBPATH operand).\n"
+    "  -r, --read-only   open read-only, beside a writer in another process\n"
+    "                    (done anyway when another process holds the lock).\n"
+    "  -h, --help        print this help.\n",
     run_stat};

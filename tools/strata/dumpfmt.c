@@ -203,10 +203,76 @@ int fmt_jsonl_pair(sbuf *out, const void *k, size_t klen, const void *v, size_t 
   return sbuf_append(out, "}\n", 2);
 }
 
-int fmt_dump_header(sbuf *out, int print) {
-  const char *h = print ? "VERSION=3\nformat=print\ntype=btree\nHEADER=END\n"
-                        : "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n";
-  return sbuf_append(out, h, strlen(h));
+/* The header up to and including "mapsize=" (when there is one). */
+static int header_start(sbuf *out, int print, const char *database) {
+  const char *h = print ? "VERSION=3\nformat=print\n" : "VERSION=3\nformat=bytevalue\n";
+  if (sbuf_append(out, h, strlen(h))) return -1;
+  if (database && (sbuf_append(out, "database=", 9) ||
+                   sbuf_append(out, database, strlen(database)) || sbuf_putc(out, '\n')))
+    return -1;
+  return sbuf_append(out, "type=btree\n", 11);
+}
+
+int fmt_dump_header(sbuf *out, int print, const char *database, unsigned long long mapsize,
+                    int pad) {
+  if (header_start(out, print, database)) return -1;
+  if (mapsize) {
+    char num[32];
+    snprintf(num, sizeof num, pad ? "mapsize=%020llu\n" : "mapsize=%llu\n", mapsize);
+    if (sbuf_append(out, num, strlen(num))) return -1;
+  }
+  return sbuf_append(out, "HEADER=END\n", 11);
+}
+
+size_t fmt_dump_header_mapsize_at(int print, const char *database) {
+  sbuf b = SBUF_INIT;
+  size_t at = header_start(&b, print, database) ? 0 : b.len + 8; /* after "mapsize=" */
+  sbuf_free(&b);
+  return at;
+}
+
+int fmt_cdbmake_pair(sbuf *out, const void *k, size_t klen, const void *v, size_t vlen) {
+  char head[48];
+  int n = snprintf(head, sizeof head, "+%zu,%zu:", klen, vlen);
+  if (sbuf_reserve(out, (size_t)n + klen + vlen + 3)) return -1;
+  memcpy(out->data + out->len, head, (size_t)n);
+  out->len += (size_t)n;
+  if (klen) memcpy(out->data + out->len, k, klen);
+  out->len += klen;
+  out->data[out->len++] = '-';
+  out->data[out->len++] = '>';
+  if (vlen) memcpy(out->data + out->len, v, vlen);
+  out->len += vlen;
+  out->data[out->len++] = '\n';
+  return 0;
+}
+
+/* LMDB's page layout (lmdb 0.9, mdb.c): a page of 4096 bytes has a 16-byte
+ * header; a leaf node is 8 bytes of header plus the key and the value,
+ * rounded up to an even size, plus a 2-byte index slot; a node larger than
+ * the page's node maximum ((4096 - 16) / 2, even, less the index slot)
+ * keeps its value on whole overflow pages (a 16-byte header each) and an
+ * 8-byte page number in the node. Pages split in halves, so leaf pages
+ * are counted twice (half full); branch pages, the free list and the
+ * pages copy-on-write keeps are covered by the margin in mdb_map_size. */
+enum { MDB_PSIZE = 4096, MDB_PAGEHDR = 16, MDB_NODEHDR = 8 };
+
+void mdb_map_add(mdb_map_estimate *e, size_t klen, size_t vlen) {
+  unsigned long long nodemax = (((MDB_PSIZE - MDB_PAGEHDR) / 2) & ~1ull) - 2;
+  unsigned long long node = MDB_NODEHDR + (unsigned long long)klen + vlen;
+  if (node > nodemax) {
+    e->leaf_bytes += ((MDB_NODEHDR + (unsigned long long)klen + 8 + 1) & ~1ull) + 2;
+    e->overflow_bytes +=
+        ((unsigned long long)vlen + MDB_PAGEHDR + MDB_PSIZE - 1) / MDB_PSIZE * MDB_PSIZE;
+  } else {
+    e->leaf_bytes += ((node + 1) & ~1ull) + 2;
+  }
+}
+
+unsigned long long mdb_map_size(const mdb_map_estimate *e) {
+  unsigned long long need = 2 * e->leaf_bytes + e->overflow_bytes;
+  need += need / 4 + (8ull << 20); /* branch pages, free list, meta pages */
+  return (need + (1ull << 20) - 1) & ~((1ull << 20) - 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -514,6 +580,7 @@ static int next_line(dump_reader *r) {
     return 0;
   }
   r->lineno++;
+  r->offset += (unsigned long long)n;
   if (n > 0 && r->line[n - 1] == '\n') n--;
   r->line_len = (size_t)n;
   return 1;
@@ -574,9 +641,15 @@ static int header_line(dump_reader *r) {
       return fail(r, r->lineno,
                   "%.*s=%.20s: dumps with duplicate keys cannot be loaded (one value per key)",
                   klen, l, v);
+  } else if (KEY_IS("database")) {
+    /* The sub-database the dump holds (mdb_dump -s NAME writes it). */
+    if (vlen == 0 || (size_t)vlen >= sizeof r->database)
+      return fail(r, r->lineno, "database= needs a name of 1 to %zu bytes", sizeof r->database - 1);
+    memcpy(r->database, v, (size_t)vlen);
+    r->database[vlen] = '\0';
   }
-  /* Anything else (database=, mapsize=, maxreaders=, db_pagesize=, ...)
-   * describes the source store, not the data, and is ignored. */
+  /* Anything else (mapsize=, maxreaders=, db_pagesize=, ...) describes
+   * the source store, not the data, and is ignored. */
 #undef KEY_IS
 #undef VAL_IS
   return 0;
@@ -666,8 +739,110 @@ static int next_jsonl_pair(dump_reader *r, sbuf *key, sbuf *val) {
   }
 }
 
+/* ---- cdbmake ---- */
+
+static int cdb_fail(dump_reader *r, const char *what) {
+  r->err_is_record = 1;
+  snprintf(r->err, sizeof r->err, "record %lu (byte %llu): %s", r->lineno, r->offset, what);
+  r->err_line = r->lineno;
+  return -1;
+}
+
+/* getc that counts bytes and turns a read error into io_error. The reader
+ * is the stream's only user: the unlocked stdio calls save a lock per
+ * byte. */
+static int cdb_getc(dump_reader *r) {
+  int c = getc_unlocked(r->in);
+  if (c == EOF) {
+    if (ferror(r->in)) r->io_error = errno ? errno : EIO;
+    return EOF;
+  }
+  r->offset++;
+  return c;
+}
+
+/* Reads a decimal length ended by `stop`. */
+static int cdb_length(dump_reader *r, int stop, const char *what, size_t *out) {
+  unsigned long long v = 0;
+  int digits = 0, c;
+  while ((c = cdb_getc(r)) >= '0' && c <= '9') {
+    if (++digits > 10) break;
+    v = v * 10 + (unsigned)(c - '0');
+  }
+  if (r->io_error) return -1;
+  if (digits == 0 || digits > 10 || c != stop || v > 0xffffffffull) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "bad %s length (expected decimal digits, then '%c')", what, stop);
+    return cdb_fail(r, c == EOF ? "unexpected end of input inside a record header" : msg);
+  }
+  *out = (size_t)v;
+  return 0;
+}
+
+/* Reads exactly n bytes into out, growing it as the bytes arrive, so a
+ * length that lies costs no more memory than the input holds. */
+static int cdb_bytes(dump_reader *r, sbuf *out, size_t n, const char *what) {
+  while (n > 0) {
+    size_t chunk = n < (1u << 20) ? n : (1u << 20);
+    if (sbuf_reserve(out, chunk)) return cdb_fail(r, "out of memory");
+    size_t got = fread_unlocked(out->data + out->len, 1, chunk, r->in);
+    out->len += got;
+    r->offset += got;
+    n -= got;
+    if (got < chunk) {
+      if (ferror(r->in)) {
+        r->io_error = errno ? errno : EIO;
+        return -1;
+      }
+      char msg[80];
+      snprintf(msg, sizeof msg, "unexpected end of input inside the %s (truncated dump?)", what);
+      return cdb_fail(r, msg);
+    }
+  }
+  return 0;
+}
+
+static int next_cdbmake_pair(dump_reader *r, sbuf *key, sbuf *val) {
+  if (r->state == ST_END) return 0;
+  r->lineno++; /* the record number */
+  int c = cdb_getc(r);
+  if (c == EOF) {
+    if (r->io_error) return -1;
+    return cdb_fail(r, "unexpected end of input (no blank end line: truncated dump?)");
+  }
+  if (c == '\n') {
+    r->state = ST_END;
+    if (cdb_getc(r) != EOF) return cdb_fail(r, "unexpected data after the blank end line");
+    return r->io_error ? -1 : 0;
+  }
+  if (c != '+') return cdb_fail(r, "expected '+' at the start of a record (or the blank end line)");
+  size_t klen, dlen;
+  if (cdb_length(r, ',', "key", &klen) || cdb_length(r, ':', "data", &dlen)) return -1;
+  if (cdb_bytes(r, key, klen, "key")) return -1;
+  int a = cdb_getc(r), b = a == EOF ? EOF : cdb_getc(r);
+  if (r->io_error) return -1;
+  if (a != '-' || b != '>') return cdb_fail(r, "expected '->' after the key");
+  if (cdb_bytes(r, val, dlen, "data")) return -1;
+  c = cdb_getc(r);
+  if (r->io_error) return -1;
+  if (c != '\n') return cdb_fail(r, "expected a newline after the data");
+  return 1;
+}
+
 int dump_reader_next(dump_reader *r, sbuf *key, sbuf *val) {
   key->len = val->len = 0;
+  if (r->mode == DUMP_DETECT) {
+    /* A cdbmake dump starts with '+' or, when empty, is one blank line. */
+    int c = getc(r->in);
+    if (c == '+' || c == '\n') {
+      ungetc(c, r->in);
+      r->mode = DUMP_CDBMAKE;
+      r->state = ST_DATA;
+      return next_cdbmake_pair(r, key, val);
+    }
+    if (c != EOF) ungetc(c, r->in);
+  }
+  if (r->mode == DUMP_CDBMAKE) return next_cdbmake_pair(r, key, val);
   if (r->mode == DUMP_DETECT) {
     /* The first line decides: a dump header never starts with '{'. */
     int rc = next_line(r);

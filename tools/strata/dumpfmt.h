@@ -14,9 +14,21 @@
  *   json   a quoted JSON string (only for valid UTF-8 input).
  *   base64 RFC 4648 with padding.
  *
- * The dump reader parses the three load formats (dump with header, plain
- * -T text, JSON lines) one key/value pair at a time and reports the first
- * malformed line by number.
+ * Whole-dump formats: the db_dump/mdb_dump text format (header, then a
+ * key line and a value line per pair, each starting with a space, then
+ * DATA=END), mdb_load -T plain text, JSON lines (see fmt_jsonl_pair), and
+ * py-lmdb's cdbmake format (the input format of D. J. Bernstein's cdbmake,
+ * as `python -m lmdb dump` writes it), whose grammar is
+ *
+ *   dump   = *record end
+ *   record = "+" klen "," dlen ":" key "->" data LF
+ *   end    = LF
+ *   klen, dlen = 1*DIGIT   (decimal byte counts of key and data, no sign,
+ *                           no leading "+", at most 10 digits, < 2^32)
+ *   key, data  = exactly klen (dlen) bytes, any values (NUL, LF, "->"...)
+ *
+ * The dump reader parses these load formats one key/value pair at a time
+ * and reports the first malformed line (record, for cdbmake) by number.
  */
 #ifndef STRATA_TOOLS_DUMPFMT_H
 #define STRATA_TOOLS_DUMPFMT_H
@@ -67,7 +79,8 @@ typedef enum dump_mode {
   DUMP_DETECT, /* header dump, or JSON lines if the first line starts '{' */
   DUMP_HEADER, /* VERSION=3 ... HEADER=END, " key", " value", DATA=END */
   DUMP_PLAIN,  /* mdb_load -T: key line, value line, print escapes */
-  DUMP_JSONL   /* one JSON object per line, see fmt_jsonl_pair() */
+  DUMP_JSONL,  /* one JSON object per line, see fmt_jsonl_pair() */
+  DUMP_CDBMAKE /* py-lmdb's cdbmake records (grammar above) */
 } dump_mode;
 
 typedef struct dump_reader {
@@ -80,8 +93,11 @@ typedef struct dump_reader {
   char *line;             /* the line last read, without its newline */
   size_t line_len;
   size_t line_cap;
-  int io_error;  /* errno of a failed read, else 0 */
-  char err[256]; /* what is wrong, when next() returned -1 */
+  int io_error;              /* errno of a failed read, else 0 */
+  char err[256];             /* what is wrong, when next() returned -1 */
+  int err_is_record;         /* cdbmake: err_line is a record number */
+  unsigned long long offset; /* bytes consumed */
+  char database[256];        /* header's database=NAME, "" if none */
 } dump_reader;
 
 void dump_reader_init(dump_reader *r, FILE *in, dump_mode mode);
@@ -100,7 +116,31 @@ int dump_reader_next(dump_reader *r, sbuf *key, sbuf *val);
 int fmt_jsonl_pair(sbuf *out, const void *k, size_t klen, const void *v, size_t vlen);
 
 /* Appends the db_dump header ("VERSION=3" ... "HEADER=END", each line ended
- * by '\n') for format=print (print != 0) or format=bytevalue. */
-int fmt_dump_header(sbuf *out, int print);
+ * by '\n') for format=print (print != 0) or format=bytevalue, as mdb_dump
+ * writes it: a "database=NAME" line when database is not NULL, and a
+ * "mapsize=N" line when mapsize is not 0 (N zero-padded to 20 digits when
+ * pad is set, so that it can be rewritten in place once known). */
+int fmt_dump_header(sbuf *out, int print, const char *database, unsigned long long mapsize,
+                    int pad);
+
+/* Where the 20 digits of a padded mapsize start in fmt_dump_header's
+ * output, or 0 without mapsize. */
+size_t fmt_dump_header_mapsize_at(int print, const char *database);
+
+/* Appends one cdbmake record "+klen,dlen:key->data\n". */
+int fmt_cdbmake_pair(sbuf *out, const void *k, size_t klen, const void *v, size_t vlen);
+
+/* LMDB's map size (bytes) that mdb_load needs to hold the pairs added:
+ * mdb_load has no other way to size its map than the dump header's
+ * mapsize= line (mdb_dump writes the source map's size there), and a dump
+ * without it fails with MDB_MAP_FULL past LMDB's default of 1 MiB. The
+ * estimate follows LMDB's page layout (see dumpfmt.c) with room for half-
+ * full pages after splits, and is rounded up to a multiple of 1 MiB. */
+typedef struct mdb_map_estimate {
+  unsigned long long leaf_bytes;     /* nodes on leaf pages */
+  unsigned long long overflow_bytes; /* whole overflow pages of big values */
+} mdb_map_estimate;
+void mdb_map_add(mdb_map_estimate *e, size_t klen, size_t vlen);
+unsigned long long mdb_map_size(const mdb_map_estimate *e);
 
 #endif /* STRATA_TOOLS_DUMPFMT_H */
