@@ -521,10 +521,16 @@ static PyObject *npy_decode(const char *v, Py_ssize_t n, PyObject *owner, const 
     return arr;
   }
   if (!(dt = dtype_for(info.descr, info.descr_len))) {
+    /* the reason (numpy's message, or object arrays) goes in the message */
+    PyObject *t, *ev, *tb;
+    PyErr_Fetch(&t, &ev, &tb);
+    PyErr_NormalizeException(&t, &ev, &tb);
+    PyObject *why = ev ? PyObject_Str(ev) : NULL;
+    PyErr_Restore(t, ev, tb);
     PyObject *ds = PyUnicode_DecodeLatin1(info.descr, info.descr_len, NULL);
-    if (!ds) return NULL;
-    decode_error(k, kl, "bad NPY dtype %R", ds);
-    Py_DECREF(ds);
+    if (ds && why) decode_error(k, kl, "bad NPY dtype %R: %U", ds, why);
+    Py_XDECREF(ds);
+    Py_XDECREF(why);
     return NULL;
   }
   PyObject *isz = PyObject_GetAttr(dt, s_itemsize);

@@ -55,3 +55,93 @@ def db(db_path):
         yield d
     finally:
         d.close()
+
+
+# ---------------------------------------------------------------------------
+# strata-server, for the remote tests
+# ---------------------------------------------------------------------------
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def server_binary():
+    """The strata-server to test against: $STRATA_SERVER, else the build's."""
+    env = os.environ.get("STRATA_SERVER")
+    if env:
+        return env
+    for build in ("build", "build-asan"):
+        p = os.path.join(REPO, build, "strata-server")
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+class Server:
+    """A strata-server started on a free loopback port over its own directory, and
+    stopped by its pid."""
+
+    def __init__(self, directory, extra=()):
+        import socket
+        import subprocess
+        import time
+        binary = server_binary()
+        if binary is None:
+            pytest.fail("strata-server not found: build it (make build) or set STRATA_SERVER")
+        self.dir = directory
+        for attempt in range(5):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            self.log = open(os.path.join(os.path.dirname(directory) or ".",
+                                         "server-%d.log" % self.port), "wb")
+            self.proc = subprocess.Popen(
+                [binary, "--dir", directory, "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--sync", "no", "--io-threads", "2", "--worker-threads", "4"] + list(extra),
+                stdout=self.log, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    c = socket.create_connection(("127.0.0.1", self.port), timeout=1)
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        c.close()
+                        self.url = "redis://127.0.0.1:%d" % self.port
+                        return
+                    c.close()
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()
+        pytest.fail("strata-server did not start (see %s)" % self.log.name)
+
+    def stop(self):
+        import signal
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except Exception:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def flush(self):
+        import strata
+        r = strata.connect(self.url)
+        try:
+            r._pool.call(b"FLUSHALL")
+        finally:
+            r.close()
+
+
+@pytest.fixture(scope="session")
+def server():
+    """One strata-server for the session (tests flush it before use)."""
+    d = tempfile.mkdtemp(prefix="strata-py-srv-", dir=_scratch_base())
+    s = Server(os.path.join(d, "db"))
+    try:
+        yield s
+    finally:
+        s.stop()
+        shutil.rmtree(d, ignore_errors=True)
