@@ -979,9 +979,14 @@ static PyObject *t_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
   ro.snapshot = s ? s->snap : NULL;
   PyObject *r;
   if (buffers) {
-    PyObject *mv = sp_get_buffer(d, NULL, s ? &s->pins : &d->children, &ro, k.p, k.n, NULL);
+    /* a memoryview of the pinned value, or None (missing) */
+    PyObject *mv = sp_get_buffer(d, NULL, s ? &s->pins : &d->children, &ro, k.p, k.n, Py_None);
     if (!mv) {
-      r = PyErr_Occurred() ? NULL : (Py_INCREF(args[4]), args[4]);
+      r = NULL;
+    } else if (mv == Py_None) {
+      Py_DECREF(mv);
+      Py_INCREF(args[4]);
+      r = args[4];
     } else {
       Py_buffer view;
       if (PyObject_GetBuffer(mv, &view, PyBUF_SIMPLE)) {

@@ -123,8 +123,10 @@ class RemoteDB:
         """ping() -> None: a round trip to the server. Raises strata.IOError."""
         self._live().call(b"PING")
 
-    def get(self, key, default=None):
-        """get(key: bytes, default=None) -> bytes | default. Raises TypeError,
+    def get(self, key, default=None, *, verify_checksums=None, fill_cache=None):
+        """get(key: bytes, default=None, *, verify_checksums=None, fill_cache=None)
+        -> bytes | default (GET; verify_checksums and fill_cache are accepted for
+        strata.DB's signature and left to the server). Raises TypeError,
         strata.IOError, strata.RemoteError, strata.ClosedError."""
         r = self._live().call(b"GET", _bytes_arg(key, "key"))
         return default if r is None else r
@@ -165,6 +167,22 @@ class RemoteDB:
         self._writable()
         return RemoteTransaction(self)
 
+    def begin(self, write=True, *, sync=False):
+        """begin(write=True, *, sync=False) -> RemoteTransaction: strata.DB.begin()'s
+        name for transaction(); write=False gives one whose put() and delete()
+        raise strata.ReadOnlyError (its reads still watch their keys). Raises
+        strata.ReadOnlyError (write=True on a read_only connection),
+        strata.ClosedError."""
+        if write:
+            self._writable()
+        else:
+            self._live()
+        return RemoteTransaction(self, write=bool(write))
+
+    def __iter__(self):
+        """iter(db): iterator() with its defaults, every (key, value) in key order."""
+        return self.iterator()
+
     def snapshot(self):
         """Not available remotely: strata-server holds no snapshot for a client.
         Raises strata.NotSupportedError."""
@@ -173,10 +191,11 @@ class RemoteDB:
                                 "read in a transaction")
 
     def iterator(self, reverse=False, start=None, stop=None, include_start=True,
-                 include_stop=False, prefix=None, include_key=True, include_value=True):
+                 include_stop=False, prefix=None, include_key=True, include_value=True,
+                 verify_checksums=None, fill_cache=None):
         """iterator(reverse=False, start=None, stop=None, include_start=True,
-        include_stop=False, prefix=None, include_key=True, include_value=True)
-        -> RemoteIterator
+        include_stop=False, prefix=None, include_key=True, include_value=True,
+        verify_checksums=None, fill_cache=None) -> RemoteIterator
 
         The entries in key order (reverse: descending) within [start, stop) (bounds
         bytes, included or not as said) or with the given prefix (bytes; not with
@@ -370,11 +389,17 @@ class RemoteTransaction:
     strata.ConflictError and nothing is written. Reads see the transaction's own
     writes. One thread at a time; it holds one connection until it ends."""
 
-    def __init__(self, db):
+    def __init__(self, db, write=True):
         self._db = db
+        self._write = write
         self._conn = db._pool.get()
         self._writes = {}
         self._done = False
+
+    def _writing(self):
+        if not self._write:
+            raise ReadOnlyError("a read transaction (begin(write=False)) cannot write")
+        return self._live()
 
     def _live(self):
         if self._done:
@@ -403,13 +428,14 @@ class RemoteTransaction:
         return _check(n) == 1
 
     def put(self, key, value):
-        """put(key: bytes, value: bytes-like) -> None (at commit)."""
-        self._live()
+        """put(key: bytes, value: bytes-like) -> None (at commit). Raises
+        strata.ReadOnlyError (a read transaction), strata.ClosedError (ended)."""
+        self._writing()
         self._writes[_bytes_arg(key, "key")] = _value_arg(value)
 
     def delete(self, key):
-        """delete(key: bytes) -> None (at commit)."""
-        self._live()
+        """delete(key: bytes) -> None (at commit). Raises as put()."""
+        self._writing()
         self._writes[_bytes_arg(key, "key")] = None
 
     def commit(self):

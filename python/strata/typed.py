@@ -51,7 +51,7 @@ import weakref
 
 from . import _strata
 from ._db import DB
-from ._errors import ClosedError, DecodeError, Error, NotSupportedError
+from ._errors import ClosedError, DecodeError, Error, LockError, NotSupportedError
 from . import remote as _remote
 from ._resp import parse_address
 
@@ -224,7 +224,7 @@ _handles = weakref.WeakValueDictionary()
 _handles_lock = threading.Lock()
 
 
-def _open_handle(path, read_only, options):
+def _open_handle(path, read_only, create_if_missing, options):
     key = os.path.realpath(os.fspath(path))
     with _handles_lock:
         h = _handles.get(key)
@@ -234,9 +234,15 @@ def _open_handle(path, read_only, options):
             h = None  # a writer needs a handle of its own (read-only ones take no lock)
         if h is None:
             if read_only:
+                if create_if_missing and not os.path.exists(os.path.join(key, "CURRENT")):
+                    # openleveldb creates a missing database whatever read_only says
+                    try:
+                        DB(path, create_if_missing=True, **options).close()
+                    except LockError:
+                        pass  # another process is creating it: it exists now
                 db = DB(path, read_only=True, **options)
             else:
-                db = DB(path, create_if_missing=options.pop("create_if_missing", True), **options)
+                db = DB(path, create_if_missing=create_if_missing, **options)
             h = _Handle(db, key, read_only)
             _handles[key] = h
         with h.lock:
@@ -254,16 +260,19 @@ class LevelDB:
 
     A typed object store: openleveldb's API and on-disk format over Strata.
 
-    db_path (str or os.PathLike): the database directory, created when missing
-    (create_if_missing=False: strata.InvalidArgumentError instead). Opening one path
-    twice in a process shares one engine handle (as openleveldb does).
+    db_path (str or os.PathLike): the database directory, created when missing,
+    read_only or not, as openleveldb does (create_if_missing=False:
+    strata.InvalidArgumentError instead). Opening one path twice in a process
+    shares one engine handle (as openleveldb does); a read_only store opened
+    while this process already writes the path shares the writer's handle.
     server_address (str): a strata-server serving the database instead --
     "redis://host:port[/db]", "rediss://..." (TLS), "strata://...", "host:port" (see
     strata.connect()); db_path may then be None, and when given it must be the
     directory the server serves (checked when the server is on this machine).
     read_only (bool): writes raise io.UnsupportedOperation; a local read_only
-    store opens the engine read-only (no lock: beside a writing process; see
-    catch_up()). sync (bool): each local write waits for its log record to be on
+    store otherwise opens the engine read-only (no lock: it works beside a
+    process that writes the database, and sees that process's later writes
+    after catch_up()). sync (bool): each local write waits for its log record to be on
     disk (remote: the server's `sync` setting decides). options: strata.DB's
     (compression, lru_cache_size, bloom_filter_bits ...), local only. dbconnector:
     openleveldb's internal argument, must be None.
@@ -276,15 +285,15 @@ class LevelDB:
     Raises (construction): TypeError (dbconnector given, bad argument types),
     ValueError (a bad server address, or a db_path other than the server's),
     strata.LockError (another process holds the database for writing),
-    strata.InvalidArgumentError (no database and create_if_missing=False, or
-    read_only), strata.IOError (no server there), strata.CorruptionError.
+    strata.InvalidArgumentError (no database and create_if_missing=False),
+    strata.IOError (no server there), strata.CorruptionError.
 
     Thread-safety: any number of threads at once. See the module's documentation
     for fork().
     """
 
     __slots__ = ("db_path", "server_address", "read_only", "_db", "_prefix", "_snap", "_sync",
-                 "_h", "_root", "_fin", "__weakref__")
+                 "_h", "_root", "_fin", "_owner", "_views", "__weakref__")
 
     def __new__(cls, db_path=None, server_address=None, dbconnector=None, read_only=False,
                 **kwargs):
@@ -306,28 +315,46 @@ class LevelDB:
         self._snap = None
         self._sync = bool(sync)
         self._root = True
-        opts = dict(options)
-        opts["create_if_missing"] = create_if_missing
-        if self.read_only:
-            opts.pop("create_if_missing")
-        self._h = h = _open_handle(db_path, self.read_only, opts)
+        self._owner = None
+        self._views = None
+        self._h = h = _open_handle(db_path, self.read_only, bool(create_if_missing), options)
         self._db = h.db
         self._fin = weakref.finalize(self, _Handle.release, h)
 
     # -- views --------------------------------------------------------------
 
-    def _derive(self, prefix, cls=None):
-        v = object.__new__(cls or type(self))
-        for name in LevelDB.__slots__:
-            if name != "__weakref__" and hasattr(self, name):
-                setattr(v, name, getattr(self, name))
-        for name in getattr(type(self), "_extra_slots", ()):
-            if hasattr(self, name):
-                setattr(v, name, getattr(self, name))
+    def _derive(self, prefix):
+        """A view of this store (or snapshot) with the given prefix (bytes)."""
+        v = object.__new__(type(self))
+        v.db_path = self.db_path
+        v.server_address = self.server_address
+        v.read_only = self.read_only
+        v._db = self._db
         v._prefix = prefix
+        v._snap = self._snap
+        v._sync = self._sync
+        v._h = self._h
         v._root = False
         v._fin = None
+        v._views = None
+        self._derive_extra(v)
+        # A view keeps the store it came from alive (`db = LevelDB(path)["p", ...]`
+        # drops the root at once, and the view must go on working), and closes
+        # with it: the root (or snapshot) remembers its views, weakly.
+        o = self if self._owner is None else self._owner
+        v._owner = o
+        if o._views is None:
+            o._views = weakref.WeakSet()
+        o._views.add(v)
         return v
+
+    def _derive_extra(self, v):
+        pass
+
+    def _close_views(self):
+        views, self._views = self._views, None
+        for v in views or ():
+            v._db = None
 
     def _view(self, key):
         k = _tkey(self._prefix, key)
@@ -493,7 +520,8 @@ class LevelDB:
         s = self._derive(self._prefix)
         s._snap = self._db.snapshot()
         s.read_only = True
-        s._root = False
+        s._root = True  # its close() releases the snapshot (its views' do nothing)
+        s._owner = None  # its own views register with it
         return s
 
     # -- life ---------------------------------------------------------------
@@ -516,13 +544,18 @@ class LevelDB:
 
     def close(self):
         """Closes the store: a snapshot releases its snapshot; the last open LevelDB
-        of a path closes the engine (views then raise strata.ClosedError). A view's
-        close() does nothing. Harmless twice."""
+        of a path closes the engine (its views then raise strata.ClosedError). A
+        view's close() does nothing (a view keeps its store open while it is
+        referenced, and closes with it). Harmless twice."""
+        if not self._root:
+            return
         if self._snap is not None:
             self._snap.close()
+            self._close_views()
             return
-        if self._root and self._db is not None:
+        if self._db is not None:
             self._db = None
+            self._close_views()
             self._fin()
 
     def __enter__(self):
@@ -787,7 +820,9 @@ class RemoteLevelDB(LevelDB):
     strata-server (see LevelDB). snapshot() raises strata.NotSupportedError."""
 
     __slots__ = ("_rdb",)
-    _extra_slots = ("_rdb",)
+
+    def _derive_extra(self, v):
+        v._rdb = self._rdb
 
     def __init__(self, db_path, server_address=None, dbconnector=None, read_only=False, *,
                  create_if_missing=True, sync=False, **options):
@@ -808,6 +843,8 @@ class RemoteLevelDB(LevelDB):
         self._db = None
         self._h = None
         self._fin = None
+        self._owner = None
+        self._views = None
         self._rdb = _remote.RemoteDB(addr, read_only=self.read_only)
         if db_path is not None and _loopback(addr.host):
             try:
@@ -859,6 +896,10 @@ class RemoteLevelDB(LevelDB):
         return _remote_items(pages, strip, include_key, include_value)
 
     def _count(self, prefix):
+        if not prefix:
+            # the whole database: the server counts (DBSIZE walks its keys), no
+            # key crosses the network
+            return self._pool().call(b"DBSIZE")
         n = 0
         for items in _remote.scan_pages(self._pool(), prefix, True, _strata.increment(prefix),
                                         False, False, False):

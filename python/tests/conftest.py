@@ -58,7 +58,7 @@ def db(db_path):
 
 
 # ---------------------------------------------------------------------------
-# strata-server, for the remote tests
+# strata-server, for the remote tests (strata.connect, strata.typed's remote mode)
 # ---------------------------------------------------------------------------
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,8 +78,10 @@ def server_binary():
 
 
 class Server:
-    """A strata-server started on a free loopback port over its own directory, and
-    stopped by its pid."""
+    """A strata-server serving `directory`, started on a free port of 127.0.0.1
+    (bound there only), in a session of its own, and stopped by its own pid
+    (SIGTERM: it closes the database cleanly). url: its redis:// address; log:
+    the path of its output (beside the directory)."""
 
     def __init__(self, directory, extra=()):
         import socket
@@ -89,44 +91,53 @@ class Server:
         if binary is None:
             pytest.fail("strata-server not found: build it (make build) or set STRATA_SERVER")
         self.dir = directory
+        self.proc = None
+        slow = 3.0 if SCALE < 1 else 1.0
         for attempt in range(5):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-            s.close()
-            self.log = open(os.path.join(os.path.dirname(directory) or ".",
-                                         "server-%d.log" % self.port), "wb")
-            self.proc = subprocess.Popen(
-                [binary, "--dir", directory, "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--sync", "no", "--io-threads", "2", "--worker-threads", "4"] + list(extra),
-                stdout=self.log, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 30
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+            self.log = os.path.join(os.path.dirname(directory) or ".", "server-%d.log" % self.port)
+            with open(self.log, "wb") as logf:
+                self.proc = subprocess.Popen(
+                    [binary, "--dir", directory, "--port", str(self.port), "--bind", "127.0.0.1",
+                     "--sync", "no", "--io-threads", "2", "--worker-threads", "4"] + list(extra),
+                    stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+            deadline = time.monotonic() + 20 * slow
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
-                    c = socket.create_connection(("127.0.0.1", self.port), timeout=1)
-                    c.sendall(b"PING\r\n")
-                    if c.recv(16).startswith(b"+PONG"):
-                        c.close()
-                        self.url = "redis://127.0.0.1:%d" % self.port
-                        return
-                    c.close()
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                        c.sendall(b"PING\r\n")
+                        if c.recv(16).startswith(b"+PONG"):
+                            self.url = "redis://127.0.0.1:%d" % self.port
+                            return
                 except OSError:
-                    time.sleep(0.05)
+                    time.sleep(0.02)
             self.stop()
-        pytest.fail("strata-server did not start (see %s)" % self.log.name)
+            with open(self.log, "rb") as f:
+                if b"Address already in use" not in f.read():
+                    break
+        pytest.fail("strata-server did not start (see %s)" % self.log)
 
     def stop(self):
+        """SIGTERM to its pid, then a bounded wait (SIGKILL after 30 s). Returns the
+        exit status."""
         import signal
+        import subprocess
+        if self.proc is None:
+            return 0
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except Exception:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
+        try:
+            rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            rc = self.proc.wait()
+        self.proc = None
+        return rc
 
     def flush(self):
+        """Empties every database of the server (FLUSHALL)."""
         import strata
         r = strata.connect(self.url)
         try:
@@ -137,11 +148,13 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server():
-    """One strata-server for the session (tests flush it before use)."""
+    """One strata-server for the session; a test that uses it flushes it first
+    (server.flush())."""
     d = tempfile.mkdtemp(prefix="strata-py-srv-", dir=_scratch_base())
     s = Server(os.path.join(d, "db"))
     try:
         yield s
     finally:
-        s.stop()
+        rc = s.stop()
         shutil.rmtree(d, ignore_errors=True)
+        assert rc == 0, "strata-server exited with status %s" % rc
