@@ -32,7 +32,10 @@ Errors: strata.IOError (an OSError) when the server cannot be reached or the
 connection breaks, strata.RemoteError for an error reply, strata.ConflictError for
 a transaction's failed commit, strata.ReadOnlyError for a write through a
 read_only connection, strata.ClosedError after close(), TypeError for a key or
-value that is not bytes.
+value that is not bytes, strata.InvalidArgumentError for a write of a key in the
+range Strata reserves (b"\xff\xffstrata\x00...", database 0), refused before
+anything is sent (inside MULTI/EXEC the server would refuse that command alone
+and apply the others, as redis-server does).
 
 Thread-safety: a RemoteDB may be used by any number of threads at once (each
 operation takes a connection of its own from a pool); its iterators, batches and
@@ -42,7 +45,8 @@ address).
 """
 
 from . import _strata
-from ._errors import ClosedError, ConflictError, NotSupportedError, ReadOnlyError, RemoteError
+from ._errors import (ClosedError, ConflictError, InvalidArgumentError, NotSupportedError,
+                      ReadOnlyError, RemoteError)
 from ._resp import Address, Pool, parse_address
 
 __all__ = ["connect", "RemoteDB", "RemoteIterator", "RemoteWriteBatch", "RemoteTransaction"]
@@ -69,6 +73,21 @@ def _bytes_arg(x, name):
     if not isinstance(x, bytes):
         raise TypeError("%s must be bytes, got %s" % (name, type(x).__name__))
     return x
+
+
+#: Keys of database 0 beginning with this are Strata's (its sub-databases' catalog);
+#: the server refuses to write them, and inside MULTI/EXEC a refused command does
+#: not stop the others (Redis's rule), so batches check their keys here first.
+RESERVED_PREFIX = b"\xff\xffstrata\x00"
+
+
+def _write_key(db, key):
+    if not isinstance(key, bytes):
+        raise TypeError("key must be bytes, got %s" % type(key).__name__)
+    if key.startswith(RESERVED_PREFIX) and db.address.db == 0:
+        raise InvalidArgumentError("key lies in the range reserved for sub-databases (it begins "
+                                   "with \\xff\\xffstrata\\x00): %r" % key)
+    return key
 
 
 def _value_arg(x):
@@ -146,11 +165,11 @@ class RemoteDB:
     def put(self, key, value, *, sync=False):
         """put(key: bytes, value: bytes-like, *, sync=False) -> None (SET). Raises
         strata.ReadOnlyError on a read_only connection."""
-        self._writable().call(b"SET", _bytes_arg(key, "key"), _value_arg(value))
+        self._writable().call(b"SET", _write_key(self, key), _value_arg(value))
 
     def delete(self, key, *, sync=False):
         """delete(key: bytes, *, sync=False) -> None (DEL; absent keys are fine)."""
-        self._writable().call(b"DEL", _bytes_arg(key, "key"))
+        self._writable().call(b"DEL", _write_key(self, key))
 
     def write_batch(self, transaction=False, sync=False):
         """write_batch(transaction=False, sync=False) -> RemoteWriteBatch: puts and
@@ -335,11 +354,11 @@ class RemoteWriteBatch:
 
     def put(self, key, value):
         """put(key: bytes, value: bytes-like) -> None"""
-        self._ops.append((b"SET", _bytes_arg(key, "key"), _value_arg(value)))
+        self._ops.append((b"SET", _write_key(self._db, key), _value_arg(value)))
 
     def delete(self, key):
         """delete(key: bytes) -> None"""
-        self._ops.append((b"DEL", _bytes_arg(key, "key")))
+        self._ops.append((b"DEL", _write_key(self._db, key)))
 
     def clear(self):
         """Forgets the operations added."""
@@ -431,12 +450,12 @@ class RemoteTransaction:
         """put(key: bytes, value: bytes-like) -> None (at commit). Raises
         strata.ReadOnlyError (a read transaction), strata.ClosedError (ended)."""
         self._writing()
-        self._writes[_bytes_arg(key, "key")] = _value_arg(value)
+        self._writes[_write_key(self._db, key)] = _value_arg(value)
 
     def delete(self, key):
         """delete(key: bytes) -> None (at commit). Raises as put()."""
         self._writing()
-        self._writes[_bytes_arg(key, "key")] = None
+        self._writes[_write_key(self._db, key)] = None
 
     def commit(self):
         """Applies the writes atomically unless a key read changed. Raises

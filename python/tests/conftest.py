@@ -108,7 +108,7 @@ class Server:
                 try:
                     with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
                         c.sendall(b"PING\r\n")
-                        if c.recv(16).startswith(b"+PONG"):
+                        if c.recv(16)[:6] in (b"+PONG\r", b"-NOAUT"):
                             self.url = "redis://127.0.0.1:%d" % self.port
                             return
                 except OSError:
