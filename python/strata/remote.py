@@ -329,7 +329,7 @@ class RemoteIterator:
         return None
 
     def close(self):
-        """Stops the iteration."""
+        """Stops the iteration: next() then raises StopIteration. Harmless twice."""
         if self._pages is not None:
             self._pages.close()
             self._pages = None

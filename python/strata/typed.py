@@ -60,7 +60,8 @@ try:
 except ImportError:  # pragma: no cover - Debian's python3-rapidjson is a dependency
     _rapidjson = None
 
-__all__ = ["LevelDB", "Batch", "Transaction", "encode", "decode", "DecodeError"]
+__all__ = ["LevelDB", "RemoteLevelDB", "Batch", "Transaction", "encode", "decode",
+           "DecodeError"]
 
 _tget = _strata.typed_get
 _tput = _strata.typed_put
@@ -793,7 +794,8 @@ class Transaction:
         self._core.commit()
 
     def abort(self):
-        """Forgets the writes."""
+        """Ends the transaction without writing anything (what the end of a `with`
+        block that raised does)."""
         self._core.abort()
 
     def __enter__(self):

@@ -10,14 +10,18 @@ import tempfile
 import pytest
 
 import strata
+import strata.openleveldb
 import strata.plyvel
+import strata.remote
+import strata.typed
 
 try:
     import strata.lmdb
 except ImportError:  # pragma: no cover
     pass
 
-MODULES = ["strata", "strata.plyvel", "strata.lmdb"]
+MODULES = ["strata", "strata.plyvel", "strata.lmdb", "strata.typed", "strata.remote",
+           "strata._resp", "strata.openleveldb"]
 
 
 @pytest.mark.skipif(os.environ.get("STRATA_TEST_SCALE") == "asan",
@@ -58,7 +62,8 @@ def test_stubtest():
 
 def public_callables():
     seen = set()
-    for mod in (strata, strata.plyvel, strata.plyvel._plyvel, strata.lmdb):
+    for mod in (strata, strata.plyvel, strata.plyvel._plyvel, strata.lmdb, strata.typed,
+                strata.remote, strata._resp, strata.openleveldb):
         for name in getattr(mod, "__all__", dir(mod)):
             if name.startswith("_"):
                 continue
