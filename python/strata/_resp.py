@@ -1,21 +1,15 @@
-"""A small RESP2 client for strata-server (the Redis protocol), used by
-strata.connect() and the remote mode of strata.typed.LevelDB.
+"""strata._resp: the connections of strata.remote to a strata-server, which speaks
+the Redis protocol (RESP2, https://redis.io/docs/reference/protocol-spec/).
 
-Why not redis-py: it is correct and complete, but its per-command work in
-Python (connection-pool checkout, argument encoding, response callbacks)
-costs about as much as the network round trip to a local server; this client
-does only what the store needs -- one socket per thread, commands packed in
-one write, pipelines -- and is about twice as fast per operation (see
-python/README.md, "Remote mode").
-
-The protocol (https://redis.io/docs/reference/protocol-spec/, RESP2):
-
-    request = "*" count CRLF ( "$" length CRLF bytes CRLF ){count}
-    reply   = "+" line CRLF                  simple string
-            | "-" line CRLF                  error
-            | ":" integer CRLF               integer
-            | "$" length CRLF bytes CRLF     bulk string ("$-1": nil)
-            | "*" count CRLF reply{count}    array ("*-1": nil)
+The protocol work -- packing requests, parsing replies (in C by python3-hiredis
+when it is installed), AUTH and SELECT on connect, TLS, timeouts -- is redis-py's
+(Debian python3-redis): its Connection objects, used directly. Measured against
+a RESP client written here (python/README.md, "Remote mode"), redis-py costs the
+same per command and a tenth of the CPU per entry of a scan page (hiredis), so
+this module keeps only what the store needs on top: one connection per thread
+(no pool lock, no per-command health poll as redis.ConnectionPool does), pipelines
+of raw commands whose error replies are returned rather than raised, and
+strata's exceptions.
 
 Addresses (strata.connect(), LevelDB(server_address=...)):
 
@@ -32,10 +26,9 @@ ssl_cert_reqs=none (no verification of the server's certificate).
 """
 
 import os
-import socket
-import ssl
 import threading
 import urllib.parse
+import weakref
 
 from ._errors import IOError, RemoteError
 
@@ -111,175 +104,202 @@ def parse_address(url):
             except ValueError:
                 raise ValueError("option %s must be a number of seconds in %r" % (name, url)) \
                     from None
+    if opts.get("ssl_cert_reqs", "required").lower() not in ("none", "optional", "required"):
+        raise ValueError("option ssl_cert_reqs must be none, optional or required in %r" % url)
     a.options = opts
     return a
 
 
-def _pack(args):
-    """One RESP request (an array of bulk strings) for args (bytes, str or int)."""
-    out = [b"*%d\r\n" % len(args)]
-    for x in args:
-        if not isinstance(x, bytes):
-            x = str(x).encode() if not isinstance(x, (bytearray, memoryview)) else bytes(x)
-        out.append(b"$%d\r\n" % len(x))
-        out.append(x)
-        out.append(b"\r\n")
-    return b"".join(out)
+# fork(): connections made before it belong to the parent. A child sees the
+# generation move and opens its own (the parent's sockets are left alone:
+# redis-py shuts a socket down only in the process that opened it).
+_generation = [0]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _generation.__setitem__(0, _generation[0] + 1))
+
+
+_parser = []
+
+
+def _parser_class():
+    """redis-py's reply parser (hiredis's when installed), with the server's error
+    replies kept whole: redis-py cuts the code off some ("NOAUTH", "ERR") and
+    turns a few into connection errors; here every one is a reply, message as
+    sent."""
+    if not _parser:
+        from redis.connection import DefaultParser
+        from redis.exceptions import ResponseError
+
+        class Parser(DefaultParser):
+            def parse_error(self, response):
+                return ResponseError(response)
+
+        _parser.append(Parser)
+    return _parser[0]
+
+
+def _redis_kwargs(address):
+    import redis
+    o = address.options
+    kw = {"host": address.host, "port": address.port, "db": address.db,
+          "username": address.username, "password": address.password,
+          "socket_connect_timeout": float(o.get("connect_timeout", 10)),
+          "socket_timeout": float(o["socket_timeout"]) if o.get("socket_timeout") else None,
+          "parser_class": _parser_class()}
+    cls = redis.Connection
+    if address.tls:
+        cls = redis.SSLConnection
+        reqs = o.get("ssl_cert_reqs", "required").lower()
+        kw.update(ssl_ca_certs=o.get("ssl_ca_certs"), ssl_certfile=o.get("ssl_certfile"),
+                  ssl_keyfile=o.get("ssl_keyfile"), ssl_cert_reqs=reqs,
+                  ssl_check_hostname=reqs == "required")
+    return cls, kw
+
+
+def _is_reply(e):
+    """Is this redis-py exception an error reply of the server (the connection
+    is fine), rather than a failed connection?"""
+    from redis.exceptions import ResponseError
+    return isinstance(e, ResponseError)
 
 
 class Connection:
-    """One connection to a strata-server. Not thread-safe: a Pool gives each
-    thread its own. Raises strata.IOError (an OSError) when the server cannot be
-    reached or the connection breaks, strata.RemoteError for an error reply to AUTH
-    or SELECT."""
+    """One connection to a strata-server (a redis-py Connection, connected at
+    once). Not thread-safe: a Pool gives each thread its own. broken: True once
+    the connection failed or was closed; a broken connection is never used again
+    (a transaction's WATCHes died with it). Raises strata.IOError (an OSError)
+    when the server cannot be reached or the connection breaks, strata.RemoteError
+    for an error reply (AUTH or SELECT refused on connect too)."""
 
-    def __init__(self, address):
+    __slots__ = ("address", "conn", "broken", "generation", "__weakref__")
+
+    def __init__(self, address, _cls_kw=None):
         self.address = address
-        self.pid = os.getpid()
-        opts = address.options
-        try:
-            sock = socket.create_connection((address.host, address.port),
-                                            timeout=float(opts.get("connect_timeout", 10)))
-        except OSError as e:
-            raise IOError(e.errno, "cannot connect to strata-server at %s: %s"
-                          % (address.display(), e.strerror or e)) from e
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            st = opts.get("socket_timeout")
-            sock.settimeout(float(st) if st else None)
-            if address.tls:
-                ctx = ssl.create_default_context(cafile=opts.get("ssl_ca_certs"))
-                if opts.get("ssl_certfile"):
-                    ctx.load_cert_chain(opts["ssl_certfile"], opts.get("ssl_keyfile"))
-                if opts.get("ssl_cert_reqs", "").lower() == "none":
-                    ctx.check_hostname = False
-                    ctx.verify_mode = ssl.CERT_NONE
-                sock = ctx.wrap_socket(sock, server_hostname=address.host)
-        except OSError as e:
-            sock.close()
-            raise IOError(e.errno, "cannot connect to strata-server at %s: %s"
-                          % (address.display(), e)) from e
-        self.sock = sock
-        self.rfile = sock.makefile("rb", buffering=1 << 16)
         self.broken = False
+        self.generation = _generation[0]
+        cls, kw = _cls_kw or _redis_kwargs(address)
+        self.conn = cls(**kw)
         try:
-            if address.password is not None:
-                args = [b"AUTH"] + ([address.username] if address.username else []) + \
-                    [address.password]
-                self.call(*args)
-            if address.db:
-                self.call(b"SELECT", address.db)
-        except BaseException:
-            self.close()
-            raise
+            self.conn.connect()
+        except Exception as e:
+            self.broken = True
+            raise self._error(e, "cannot connect to strata-server at %s") from e
+
+    def _error(self, e, what="connection to strata-server at %s failed"):
+        if _is_reply(e):
+            return RemoteError(str(e))
+        self.close()
+        if isinstance(e, OSError):
+            errno = e.errno or 0
+        else:
+            cause = e.__cause__ or e.__context__
+            errno = getattr(cause, "errno", None) or 0
+        return IOError(errno, "%s: %s" % (what % self.address.display(), e))
 
     def close(self):
-        """Closes the socket (in a forked child too: closing a descriptor does not
-        end the parent's connection)."""
+        """Closes the socket (in a forked child too: only the process that opened
+        it shuts it down, so the parent's connection goes on)."""
         self.broken = True
         try:
-            self.rfile.close()
-        finally:
-            self.sock.close()
-
-    def _io_error(self, e):
-        self.close()
-        if isinstance(e, IOError):
-            return e
-        return IOError(getattr(e, "errno", None) or 0,
-                       "connection to strata-server at %s failed: %s"
-                       % (self.address.display(), e))
-
-    def send(self, data):
-        """Sends packed requests (bytes)."""
-        try:
-            self.sock.sendall(data)
-        except OSError as e:
-            raise self._io_error(e) from e
-
-    def read(self):
-        """Reads one reply: bytes (bulk or simple string), int, None, a list, or a
-        RemoteError instance for an error reply (returned, not raised, so a
-        pipeline reads on)."""
-        try:
-            return self._read()
-        except (OSError, ValueError) as e:
-            raise self._io_error(e) from e
-
-    def _read(self):
-        f = self.rfile
-        line = f.readline()
-        if not line.endswith(b"\r\n"):
-            raise IOError(0, "strata-server at %s closed the connection"
-                          % self.address.display())
-        t = line[:1]
-        if t == b"$":
-            n = int(line[1:-2])
-            if n < 0:
-                return None
-            data = f.read(n + 2)
-            if len(data) != n + 2:
-                raise IOError(0, "strata-server at %s closed the connection mid-reply"
-                              % self.address.display())
-            return data[:-2]
-        if t == b"*":
-            n = int(line[1:-2])
-            if n < 0:
-                return None
-            read = self._read
-            return [read() for _ in range(n)]
-        if t == b":":
-            return int(line[1:-2])
-        if t == b"+":
-            return line[1:-2]
-        if t == b"-":
-            return RemoteError(line[1:-2].decode("utf-8", "replace"))
-        raise IOError(0, "strata-server at %s sent a reply this client does not understand: %r"
-                      % (self.address.display(), line[:40]))
+            self.conn.disconnect()
+        except Exception:  # already gone
+            pass
 
     def call(self, *args):
-        """Sends one command and returns its reply; raises RemoteError for an error
-        reply."""
-        self.send(_pack(args))
-        r = self.read()
-        if isinstance(r, RemoteError):
-            raise r
-        return r
+        """Sends one command (arguments bytes, str or int) and returns its reply:
+        bytes, int, None, a list. Raises RemoteError for an error reply."""
+        if self.broken:
+            raise IOError(0, "the connection to strata-server at %s is closed"
+                          % self.address.display())
+        c = self.conn
+        try:
+            c.send_command(*args)
+            return c.read_response()
+        except Exception as e:
+            raise self._error(e) from None
 
     def pipeline(self, commands):
         """Sends the commands (a list of argument tuples) in one write and returns
-        their replies in order (RemoteError instances for error replies)."""
-        self.send(b"".join([_pack(c) for c in commands]))
-        read = self.read
-        return [read() for _ in commands]
+        their replies in order (RemoteError instances for error replies, and
+        inside an EXEC reply)."""
+        if self.broken:
+            raise IOError(0, "the connection to strata-server at %s is closed"
+                          % self.address.display())
+        c = self.conn
+        try:
+            c.send_packed_command(c.pack_commands(commands))
+        except Exception as e:
+            raise self._error(e) from None
+        out = []
+        for _ in commands:
+            try:
+                r = c.read_response()
+            except Exception as e:
+                err = self._error(e)
+                if not isinstance(err, RemoteError):
+                    raise err from None
+                r = err
+            if type(r) is list:
+                r = [RemoteError(str(x)) if isinstance(x, Exception) else x for x in r]
+            out.append(r)
+        return out
 
 
 class Pool:
-    """The connections of one address: each thread takes an idle one (or opens
-    one) for an operation and gives it back. A connection that broke is dropped.
-    After fork() the child starts a pool of its own (the parent's sockets are not
-    used there). Thread-safe."""
+    """The connections of one address: one per thread for single commands and
+    pipelines, and connections lent to transactions (get() / put()). After fork()
+    the child opens its own. Thread-safe."""
 
     def __init__(self, address, max_idle=16):
         self.address = address
         self.max_idle = max_idle
-        self._idle = []
+        self._cls_kw = _redis_kwargs(address)
+        self._local = threading.local()
+        self._all = weakref.WeakSet()  # every connection opened here, for close()
+        self._idle = []                # connections given back by transactions
         self._lock = threading.Lock()
-        self._pid = os.getpid()
         self.closed = False
 
-    def get(self):
-        """An idle connection, or a new one. Raises strata.IOError, RemoteError."""
-        if self._pid != os.getpid():
-            self._after_fork()
+    def _new(self):
+        c = Connection(self.address, self._cls_kw)
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return Connection(self.address)
+            self._all.add(c)
+        return c
+
+    def _thread_conn(self):
+        c = getattr(self._local, "c", None)
+        if c is None or c.broken or c.generation != _generation[0]:
+            if self.closed:
+                raise IOError(0, "the connections to strata-server at %s are closed"
+                              % self.address.display())
+            c = self._local.c = self._new()
+        return c
+
+    def call(self, *args):
+        """One command on this thread's connection; its reply. Raises RemoteError
+        for an error reply, strata.IOError when the connection fails (the next
+        call opens a new one)."""
+        return self._thread_conn().call(*args)
+
+    def pipeline(self, commands):
+        """Commands in one round trip on this thread's connection; their replies
+        (see Connection.pipeline)."""
+        return self._thread_conn().pipeline(commands)
+
+    def get(self):
+        """A connection of its own for a caller that holds state on it (WATCH):
+        an idle one, or a new one. Give it back with put(). Raises
+        strata.IOError, RemoteError."""
+        with self._lock:
+            while self._idle:
+                c = self._idle.pop()
+                if not c.broken and c.generation == _generation[0]:
+                    return c
+        return self._new()
 
     def put(self, conn):
         """Gives back a connection taken with get() (a broken one is dropped)."""
-        if conn.broken or conn.pid != os.getpid():
+        if conn.broken or conn.generation != _generation[0]:
             return
         with self._lock:
             if not self.closed and len(self._idle) < self.max_idle:
@@ -287,45 +307,13 @@ class Pool:
                 return
         conn.close()
 
-    def _after_fork(self):
-        with self._lock:
-            if self._pid != os.getpid():
-                for c in self._idle:
-                    c.broken = True  # the parent's: left alone
-                self._idle = []
-                self._pid = os.getpid()
-
-    def call(self, *args):
-        """One command on a pooled connection; its reply. Raises RemoteError for an
-        error reply, strata.IOError when the connection fails."""
-        c = self.get()
-        try:
-            r = c.call(*args)
-        except RemoteError:
-            self.put(c)  # a whole error reply was read: the connection is fine
-            raise
-        except BaseException:
-            c.close()  # interrupted mid-reply: the connection's state is unknown
-            raise
-        self.put(c)
-        return r
-
-    def pipeline(self, commands):
-        """Commands in one round trip on a pooled connection; their replies."""
-        c = self.get()
-        try:
-            r = c.pipeline(commands)
-        except BaseException:
-            c.close()
-            raise
-        self.put(c)
-        return r
-
     def close(self):
-        """Closes the idle connections; those in use close when given back."""
+        """Closes every connection of this pool (those of other threads too: their
+        next call raises strata.IOError). Harmless twice."""
         with self._lock:
             self.closed = True
-            idle, self._idle = self._idle, []
-        if self._pid == os.getpid():
-            for c in idle:
+            conns = list(self._all)
+            self._idle = []
+        for c in conns:
+            if c.generation == _generation[0]:
                 c.close()
