@@ -1,6 +1,5 @@
-# Type stubs of strata._resp (the RESP2 client of strata.remote).
-import socket
-from typing import Any, BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
+# Type stubs of strata._resp (the connections of strata.remote, over redis-py).
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 __all__ = ["Address", "Connection", "Pool", "parse_address"]
 
@@ -21,14 +20,11 @@ _Arg = Union[bytes, bytearray, memoryview, str, int]
 
 class Connection:
     address: Address
-    pid: int
-    sock: socket.socket
-    rfile: BinaryIO
+    conn: Any  # a redis.Connection
     broken: bool
-    def __init__(self, address: Address) -> None: ...
+    generation: int
+    def __init__(self, address: Address, _cls_kw: Optional[Tuple[type, Dict[str, Any]]] = ...) -> None: ...
     def close(self) -> None: ...
-    def send(self, data: bytes) -> None: ...
-    def read(self) -> Any: ...
     def call(self, *args: _Arg) -> Any: ...
     def pipeline(self, commands: Sequence[Tuple[_Arg, ...]]) -> List[Any]: ...
 

@@ -115,9 +115,11 @@ class Server:
                     time.sleep(0.02)
             self.stop()
             with open(self.log, "rb") as f:
-                if b"Address already in use" not in f.read():
-                    break
-        pytest.fail("strata-server did not start (see %s)" % self.log)
+                out = f.read()
+            if b"Address already in use" not in out:
+                break
+        pytest.fail("strata-server did not start; its output:\n%s"
+                    % out.decode("utf-8", "replace")[-3000:])
 
     def stop(self):
         """SIGTERM to its pid, then a bounded wait (SIGKILL after 30 s). Returns the

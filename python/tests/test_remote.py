@@ -282,3 +282,33 @@ def test_pickle_and_fork(r, server):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert r.get(b"child") == b"1" and r.get(b"k") == b"v"
+
+
+def test_tls(tmp_dir):
+    import subprocess
+    crt, key = os.path.join(tmp_dir, "server.crt"), os.path.join(tmp_dir, "server.key")
+    subprocess.run(["openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        tls_port = s.getsockname()[1]
+    srv = Server(os.path.join(tmp_dir, "db"),
+                 extra=["--tls-port", str(tls_port), "--tls-cert-file", crt, "--tls-key-file", key,
+                        "--tls-auth-clients", "no"])
+    try:
+        url = "rediss://127.0.0.1:%d?ssl_ca_certs=%s" % (tls_port, crt)
+        with strata.connect(url) as c:
+            c.put(b"k", b"over TLS")
+            with c.write_batch() as wb:
+                wb.put(b"big", b"x" * (1 << 20))
+            assert [k for k in c.iterator(include_value=False)] == [b"big", b"k"]
+        with strata.connect("stratas://127.0.0.1:%d?ssl_cert_reqs=none" % tls_port) as c:
+            assert c.get(b"k") == b"over TLS"
+        with strata.connect(srv.url) as plain:  # the plain port serves the same database
+            assert plain.get(b"k") == b"over TLS"
+        with pytest.raises(strata.IOError):  # an unknown CA: the handshake fails
+            strata.connect("rediss://127.0.0.1:%d" % tls_port)
+    finally:
+        assert srv.stop() == 0
