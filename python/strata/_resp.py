@@ -4,9 +4,9 @@ the Redis protocol (RESP2, https://redis.io/docs/reference/protocol-spec/).
 The protocol work -- packing requests, parsing replies (in C by python3-hiredis
 when it is installed), AUTH and SELECT on connect, TLS, timeouts -- is redis-py's
 (Debian python3-redis): its Connection objects, used directly. Measured against
-a RESP client written here (python/README.md, "Remote mode"), redis-py costs the
-same per command and a tenth of the CPU per entry of a scan page (hiredis), so
-this module keeps only what the store needs on top: one connection per thread
+a RESP client written for this package (python/README.md, "Why redis-py"),
+redis-py costs the same per command and a tenth of the CPU to parse a scan page
+(hiredis parses in C), so this module keeps only what the store needs on top: one connection per thread
 (no pool lock, no per-command health poll as redis.ConnectionPool does), pipelines
 of raw commands whose error replies are returned rather than raised, and
 strata's exceptions.

@@ -287,7 +287,8 @@ class LevelDB:
     ValueError (a bad server address, or a db_path other than the server's),
     strata.LockError (another process holds the database for writing),
     strata.InvalidArgumentError (no database and create_if_missing=False),
-    strata.IOError (no server there), strata.CorruptionError.
+    strata.IOError (no server there), strata.RemoteError (the server refused
+    AUTH or SELECT), strata.CorruptionError.
 
     Thread-safety: any number of threads at once. See the module's documentation
     for fork().
