@@ -93,6 +93,9 @@ class Server:
         self.dir = directory
         self.proc = None
         slow = 3.0 if SCALE < 1 else 1.0
+        # not the ASan runtime make test-python-asan preloads for Python: the server
+        # binary is instrumented or not on its own
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         for attempt in range(5):
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
@@ -102,7 +105,7 @@ class Server:
                 self.proc = subprocess.Popen(
                     [binary, "--dir", directory, "--port", str(self.port), "--bind", "127.0.0.1",
                      "--sync", "no", "--io-threads", "2", "--worker-threads", "4"] + list(extra),
-                    stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+                    stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, env=env)
             deadline = time.monotonic() + 20 * slow
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
