@@ -3,16 +3,23 @@
 STRATA_TEST_SCALE=asan (set by make test-python-asan) shrinks the op counts of
 the longer tests; STRATA_TEST_SCALE=long grows them."""
 
+import atexit
 import os
 import shutil
 import tempfile
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
-# No example database on disk (it would land in the working directory).
+# No example database on disk (it would land in the working directory), and
+# Hypothesis's other files (its cache of Unicode tables, for text strategies) in a
+# directory of the run's own, removed at exit.
 settings.register_profile("strata", database=None)
 settings.load_profile("strata")
+_hypothesis_home = tempfile.mkdtemp(prefix="strata-py-hypothesis-")
+set_hypothesis_home_dir(_hypothesis_home)
+atexit.register(shutil.rmtree, _hypothesis_home, True)
 
 SCALE = {"asan": 0.25, "long": 10.0}.get(os.environ.get("STRATA_TEST_SCALE", ""), 1.0)
 
