@@ -9,6 +9,7 @@
 #   server.durability    SIGKILL during sync-always writes, 50 times: no acknowledged write lost
 #   server.tls           the TLS port with redis-cli --tls and redis-py (client certificates)
 #   server.nutcracker    three servers behind twemproxy: sharding, a backend killed and restarted
+#   server.man           strata-server(1) renders without warnings, documents every option
 set(SERVER_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(DEBIAN_PYTHON /usr/bin/python3)
 
@@ -27,3 +28,12 @@ foreach(t clients features conformance durability tls nutcracker)
   set_tests_properties(server.${t} PROPERTIES LABELS server TIMEOUT 600
     ENVIRONMENT "STRATA_SERVER=$<TARGET_FILE:strata_server>;STRATA_TOOL=$<TARGET_FILE:strata_cli>;PYTHONDONTWRITEBYTECODE=1")
 endforeach()
+
+# strata-server(1) renders without a warning and documents every option.
+find_program(MAN_EXE man)
+if(MAN_EXE)
+  add_test(NAME server.man
+           COMMAND sh ${SERVER_TEST_DIR}/man_test.sh $<TARGET_FILE:strata_server>
+                   ${PROJECT_BINARY_DIR}/strata-server.1)
+  set_tests_properties(server.man PROPERTIES LABELS server TIMEOUT 60)
+endif()
