@@ -10,62 +10,13 @@ a barrier it reads every other process's keys. The final state must equal the
 model."""
 
 import multiprocessing
-import sys
-import traceback
 
 import pytest
 
-import strata
 from strata.typed import LevelDB
 
-from conftest import scaled
-
-PROCS = 4
-COUNTERS = 5
-
-
-def plan():
-    return scaled(150, 40), scaled(25, 8)  # own keys, increments per process
-
-
-def counter_of(i, t):
-    return "%d" % ((i + t) % COUNTERS)
-
-
-def worker(db, i, barrier):
-    try:
-        own, incs = plan()
-        mine = db["proc%d" % i, ...]
-        for j in range(own):
-            if j % 10 == 0:
-                with mine.batch() as b:  # a batch now and then
-                    b["%05d" % j] = {"proc": i, "j": j}
-            else:
-                mine["%05d" % j] = {"proc": i, "j": j}
-        counters = db["counter", ...]
-        for t in range(incs):
-            c = counter_of(i, t)
-            while True:
-                try:
-                    with counters.transaction() as txn:
-                        txn[c] = (txn[c] or 0) + 1
-                    break
-                except strata.ConflictError:
-                    continue
-            db["last"] = i
-        barrier.wait(120)
-        # every other process's acknowledged writes are visible here
-        for p in range(PROCS):
-            view = db["proc%d" % p, ...]
-            assert len(view) == own, (p, len(view))
-            assert [v["j"] for v in view.values()] == list(range(own))
-            assert all(v["proc"] == p for v in view.values())
-            assert view["%05d" % (own - 1)] == {"proc": p, "j": own - 1}
-        db.close()
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-        raise
+from conftest import SCALE
+from typed_worker import COUNTERS, PROCS, counter_of, plan, worker
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
@@ -76,13 +27,13 @@ def test_processes_share_one_database_through_the_server(server, method):
     try:
         db["warm"] = 1  # the parent's pool holds a connection the children must not use
         barrier = ctx.Barrier(PROCS)
-        procs = [ctx.Process(target=worker, args=(db, i, barrier)) for i in range(PROCS)]
+        procs = [ctx.Process(target=worker, args=(db, i, barrier, SCALE)) for i in range(PROCS)]
         for p in procs:
             p.start()
         for p in procs:
             p.join(300)
         assert [p.exitcode for p in procs] == [0] * PROCS
-        own, incs = plan()
+        own, incs = plan(SCALE)
         want = {"counter%d" % c: 0 for c in range(COUNTERS)}
         for i in range(PROCS):
             for t in range(incs):
