@@ -13,6 +13,7 @@ import gc
 import io
 import math
 import pickle
+import socket
 import threading
 
 import numpy as np
@@ -546,3 +547,30 @@ def test_pickling(s):
         finally:
             back.close()
     assert s.db["pk"] == 1  # the copies' close left this one open
+
+
+def test_construction_errors(server, tmp_dir):
+    with pytest.raises(ValueError, match="serves"):
+        LevelDB(tmp_dir + "/elsewhere", server.url)  # not the directory the server serves
+    with pytest.raises(ValueError, match="HTTP address"):
+        LevelDB(tmp_dir, "http://127.0.0.1:5000")  # openleveldb's Flask server
+    with pytest.raises(TypeError, match="dbconnector"):
+        LevelDB(tmp_dir, dbconnector=object())
+    with pytest.raises(TypeError, match="needs db_path"):
+        LevelDB(None)
+    with pytest.raises(TypeError, match="local databases only"):
+        LevelDB(None, server.url, lru_cache_size=1 << 20)
+    with pytest.raises(strata.InvalidArgumentError):
+        LevelDB(tmp_dir + "/missing", create_if_missing=False)
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        dead = so.getsockname()[1]
+    with pytest.raises(strata.IOError):
+        LevelDB(None, "redis://127.0.0.1:%d" % dead)
+    d = LevelDB(None, server.url + "/5")  # another of the server's databases
+    try:
+        d["k"] = 1
+        with LevelDB(None, server.url) as d0:
+            assert d0["k"] is None and d["k"] == 1
+    finally:
+        d.close()
