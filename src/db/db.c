@@ -296,6 +296,8 @@ static int switch_memtable(strata_db *db) {
   db->log = log;
   db->logfile_number = number;
   db->imm = db->mem;
+  /* Every later write goes here (we are the queue head). */
+  st_memtable_set_first_sequence(mem, db->vs.last_sequence + 1);
   db->mem = mem;
   /* Before mu is released, so no write reaches the new memtable before
    * readers are told to look there. */
@@ -1171,7 +1173,10 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   }
   if (!rc && !db->mem) {
     db->mem = st_memtable_new(db->ucmp);
-    if (!db->mem) rc = st_err(STRATA_ENOMEM, "memtable");
+    if (!db->mem)
+      rc = st_err(STRATA_ENOMEM, "memtable");
+    else /* recovery is over: every write from now on goes here */
+      st_memtable_set_first_sequence(db->mem, db->vs.last_sequence + 1);
   }
   st_superversion *sv = NULL;
   if (!rc) {
