@@ -723,7 +723,18 @@ int strata_get_in(strata_db *db, strata_subdb *sdb, const strata_read_options *r
 const strata_snapshot *strata_snapshot_get(strata_db *db) {
   if (!db) return NULL;
   strata_snapshot *s = malloc(sizeof *s);
-  if (!s) return NULL;
+  if (s) st_db_snapshot_take(db, s);
+  return s;
+}
+
+void strata_snapshot_release(strata_db *db, const strata_snapshot *snap) {
+  if (!db || !snap) return;
+  strata_snapshot *s = (strata_snapshot *)snap;
+  st_db_snapshot_drop(db, s);
+  free(s);
+}
+
+void st_db_snapshot_take(strata_db *db, strata_snapshot *s) {
   pthread_mutex_lock(&db->mu);
   s->sequence = db->vs.last_sequence;
   s->sv = NULL;
@@ -733,18 +744,14 @@ const strata_snapshot *strata_snapshot_get(strata_db *db) {
   s->next->prev = s;
   pthread_mutex_unlock(&db->mu);
   if (db->ro) st_ro_snapshot_pin(db, s); /* read-only: keeps its state */
-  return s;
 }
 
-void strata_snapshot_release(strata_db *db, const strata_snapshot *snap) {
-  if (!db || !snap) return;
-  strata_snapshot *s = (strata_snapshot *)snap;
+void st_db_snapshot_drop(strata_db *db, strata_snapshot *s) {
   pthread_mutex_lock(&db->mu);
   s->prev->next = s->next;
   s->next->prev = s->prev;
   pthread_mutex_unlock(&db->mu);
   if (db->ro) st_ro_snapshot_unpin(db, s); /* read-only */
-  free(s);
 }
 
 /* ------------------------------------------------------------------------ */

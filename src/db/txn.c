@@ -49,7 +49,8 @@ struct strata_txn {
   int write, sync, exclusive;
   int ended;
   const strata_snapshot *snap;
-  int own_snap;          /* snap was taken by begin; released at destroy */
+  int own_snap; /* snap is own_snapshot, taken by begin; dropped at destroy */
+  strata_snapshot own_snapshot;
   uint64_t seq;          /* S: the snapshot's sequence number */
   strata_batch batch;    /* pending writes, in order (write transactions) */
   st_memtable *index;    /* batch's records by key, record i at S + i; NULL
@@ -129,12 +130,9 @@ int strata_txn_begin(strata_db *db, const strata_txn_options *opt, strata_txn **
   if (opt->snapshot) {
     t->snap = opt->snapshot;
   } else {
-    t->snap = strata_snapshot_get(db);
+    st_db_snapshot_take(db, &t->own_snapshot);
+    t->snap = &t->own_snapshot;
     t->own_snap = 1;
-  }
-  if (!t->snap) {
-    strata_txn_destroy(t);
-    return st_err(STRATA_ENOMEM, "strata_txn_begin: snapshot");
   }
   t->seq = t->snap->sequence;
   *out = t;
@@ -168,10 +166,12 @@ int strata_txn_abort(strata_txn *t) {
 void strata_txn_destroy(strata_txn *t) {
   if (!t) return;
   if (!t->ended) end(t);
-  if (t->own_snap) strata_snapshot_release(t->db, t->snap);
-  st_batch_release(&t->batch);
-  st_memtable_unref(t->index);
-  st_keyset_free(&t->reads);
+  if (t->own_snap) st_db_snapshot_drop(t->db, &t->own_snapshot);
+  if (t->write) { /* a read transaction never fills these */
+    st_batch_release(&t->batch);
+    st_memtable_unref(t->index);
+    st_keyset_free(&t->reads);
+  }
   st_buf_free(&t->key);
   free(t->subdbs);
   free(t);
