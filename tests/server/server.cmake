@@ -29,6 +29,7 @@ foreach(t clients features conformance durability tls nutcracker)
     ENVIRONMENT "STRATA_SERVER=$<TARGET_FILE:strata_server>;STRATA_TOOL=$<TARGET_FILE:strata_cli>;PYTHONDONTWRITEBYTECODE=1")
 endforeach()
 
+
 # strata-server(1) renders without a warning and documents every option.
 find_program(MAN_EXE man)
 if(MAN_EXE)
