@@ -35,10 +35,17 @@ never fsync (lmdb sync=False, sqlite3 synchronous=OFF with WAL), so a process
 crash loses nothing acknowledged by strata, plyvel or sqlite3's WAL and a
 machine crash may lose the latest writes; put_sync syncs every write.
 
-Usage: bench.py [--n N] [--rounds R] [--big B] [--sync-ops S] [--dir DIR]
-                [--engines strata,plyvel,lmdb,sqlite3] [--out PREFIX]
+The typed suite (--suite typed, bench_typed.py beside this file) measures
+strata.typed.LevelDB, local and through a strata-server, against openleveldb's way
+of doing the same: plyvel with its encoding in Python, and its Flask server.
+
+Usage: bench.py [--suite raw,typed] [--n N] [--rounds R] [--big B] [--sync-ops S]
+                [--dir DIR] [--engines strata,plyvel,lmdb,sqlite3] [--out PREFIX]
+                [--typed-n N] [--flask-n N] [--server PATH]
+                [--typed-engines typed,typed-remote,plyvel+py,flask]
 Writes PREFIX.json, PREFIX.md (the table) and PREFIX.png (the chart; needs
-gnuplot) when --out is given.
+gnuplot) when --out is given, and PREFIX-typed.json, PREFIX-typed.md for the
+typed suite.
 """
 
 import argparse
@@ -439,11 +446,40 @@ def main():
     ap.add_argument("--dir", default=None, help="scratch directory (default: $TMPDIR or /tmp)")
     ap.add_argument("--engines", default="strata,plyvel,lmdb,sqlite3")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--suite", default="raw,typed", help="raw (bytes), typed (strata.typed)")
+    ap.add_argument("--typed-n", type=int, default=20000, help="typed suite: values per type")
+    ap.add_argument("--flask-n", type=int, default=300,
+                    help="typed suite: operations per workload of the Flask peer")
+    ap.add_argument("--typed-engines", default="typed,typed-remote,plyvel+py,flask")
+    ap.add_argument("--server", default=os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build",
+        "strata-server"), help="typed suite: the strata-server binary")
     args = ap.parse_args()
+    suites = args.suite.split(",")
+    for s in suites:
+        if s not in ("raw", "typed"):
+            ap.error("unknown suite %r" % s)
     engines = args.engines.split(",")
     for e in engines:
         if e not in ENGINES:
             ap.error("unknown engine %r" % e)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    if "raw" in suites:
+        run_raw(args, engines)
+    if "typed" in suites:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_typed
+        args.base = tempfile.mkdtemp(prefix="strata-pybench-typed-", dir=args.dir)
+        try:
+            text = bench_typed.run(args, args.out + "-typed" if args.out else None)
+        finally:
+            shutil.rmtree(args.base, ignore_errors=True)
+        print()
+        print(text)
+
+
+def run_raw(args, engines):
     base = tempfile.mkdtemp(prefix="strata-pybench-", dir=args.dir)
     print("bench: n=%d rounds=%d big=%d sync_ops=%d dir=%s" % (args.n, args.rounds, args.big,
                                                               args.sync_ops, base), flush=True)
@@ -466,7 +502,6 @@ def main():
     print()
     print(text)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out + ".json", "w") as f:
             json.dump({"args": vars(args), "runs": runs, "summary": summary}, f, indent=1)
         with open(args.out + ".md", "w") as f:

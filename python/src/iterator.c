@@ -59,6 +59,7 @@ typedef struct sp_iter {
   signed char ra_dir; /* +1: filled with next(), -1: with prev(), 0: none */
   char ra_eof;        /* the fill met the end or a bound: nothing after */
   char ra_ok;         /* read-ahead allowed (no buffers, no Python comparator) */
+  char typed;         /* strata.typed: str keys and decoded values (typed.c) */
 } sp_iter;
 
 static const char CLOSED_MSG[] = "Database or iterator is closed";
@@ -182,12 +183,18 @@ static PyObject *key_object(sp_iter *i, int as_buffer) {
   const char *k = strata_iter_key(i->it, &kl);
   Py_ssize_t skip = i->db_prefix_len <= (Py_ssize_t)kl ? i->db_prefix_len : 0;
   if (as_buffer) return copy_view(i, k + skip, (Py_ssize_t)kl - skip);
+  if (i->typed) return sp_typed_key_object(k + skip, (Py_ssize_t)kl - skip);
   return PyBytes_FromStringAndSize(k + skip, (Py_ssize_t)kl - skip);
 }
 
 static PyObject *value_object(sp_iter *i) {
   size_t vl;
   const char *v = strata_iter_value(i->it, &vl);
+  if (i->typed) {
+    size_t kl;
+    const char *k = strata_iter_key(i->it, &kl);
+    return sp_typed_value_object(v, (Py_ssize_t)vl, k, (Py_ssize_t)kl);
+  }
   if (i->buffers) {
     if (i->copy_values) return copy_view(i, v, (Py_ssize_t)vl);
     if (!i->val_pin && !(i->val_pin = sp_pin_new_borrowed(i->db))) return NULL;
@@ -370,6 +377,31 @@ static int readahead_resync(sp_iter *i) {
   return 0;
 }
 
+/* readahead_pop for a typed iterator: str keys, decoded values. */
+static PyObject *readahead_pop_typed(sp_iter *i, const char *k, uint32_t kl, const char *v,
+                                     uint32_t vl, Py_ssize_t skip) {
+  PyObject *ko = NULL, *vo = NULL;
+  if (i->include_key && !(ko = sp_typed_key_object(k + skip, (Py_ssize_t)kl - skip))) return NULL;
+  if (i->include_value && !(vo = sp_typed_value_object(v, vl, k, kl))) {
+    Py_XDECREF(ko);
+    return NULL;
+  }
+  if (ko && vo) {
+    PyObject *t = PyTuple_New(2);
+    if (!t) {
+      Py_DECREF(ko);
+      Py_DECREF(vo);
+      return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, ko);
+    PyTuple_SET_ITEM(t, 1, vo);
+    return t;
+  }
+  if (ko) return ko;
+  if (vo) return vo;
+  Py_RETURN_NONE;
+}
+
 /* The next entry from the arena, shaped as current() shapes them. */
 static PyObject *readahead_pop(sp_iter *i) {
   const char *e = i->ra + i->ra_pos;
@@ -378,6 +410,7 @@ static PyObject *readahead_pop(sp_iter *i) {
   i->ra_pos += 8 + (size_t)kl + vl;
   const char *k = e + 8, *v = e + 8 + kl;
   Py_ssize_t skip = i->db_prefix_len <= (Py_ssize_t)kl ? i->db_prefix_len : 0;
+  if (i->typed) return readahead_pop_typed(i, k, kl, v, vl, skip);
   if (SP_LIKELY(i->include_key && i->include_value)) {
     PyObject *t = PyTuple_New(2);
     if (!t) return NULL;
@@ -948,6 +981,22 @@ fail:
   Py_XDECREF(e);
   Py_XDECREF(prefix);
   return NULL;
+}
+
+int sp_iter_set_typed(PyObject *it, Py_ssize_t strip) {
+  if (Py_TYPE(it) != &sp_iter_type) {
+    PyErr_SetString(PyExc_TypeError, "expected a strata Iterator");
+    return -1;
+  }
+  sp_iter *i = (sp_iter *)it;
+  if (i->buffers || i->db_prefix || i->state != (i->reverse ? AFTER_STOP : BEFORE_START) ||
+      i->ra_dir) {
+    PyErr_SetString(PyExc_ValueError, "a typed iterator must be fresh, without buffers or prefix");
+    return -1;
+  }
+  i->typed = 1;
+  i->db_prefix_len = strip;
+  return 0;
 }
 
 #include "docs.h"

@@ -436,7 +436,8 @@ PyMODINIT_FUNC PyInit__strata(void) {
   }
   PyObject *m = PyModule_Create(&module_def);
   if (!m) return NULL;
-  if (sp_module_add_types(m) || PyModule_AddIntConstant(m, "VERSION_MAJOR", STRATA_VERSION_MAJOR) ||
+  if (sp_module_add_types(m) || sp_typed_add(m) ||
+      PyModule_AddIntConstant(m, "VERSION_MAJOR", STRATA_VERSION_MAJOR) ||
       PyModule_AddIntConstant(m, "VERSION_MINOR", STRATA_VERSION_MINOR) ||
       PyModule_AddIntConstant(m, "E_COUNT", SP_E_COUNT) || add_features(m)) {
     Py_DECREF(m);

@@ -450,4 +450,22 @@ const char *sp_prefixed_key(PyObject *prefix, const char *k, Py_ssize_t kl, char
 
 int sp_module_add_types(PyObject *m);
 
+/* ------------------------------------------------------------------------ */
+/* The typed store's codec (typed.c; openleveldb's format)                   */
+/* ------------------------------------------------------------------------ */
+
+/* Adds typed.c's functions (typed_encode, typed_decode, typed_get ...) to
+ * the module. */
+int sp_typed_add(PyObject *m);
+/* A typed iterator's key: the str of UTF-8 k, or NULL with
+ * strata.DecodeError set. */
+PyObject *sp_typed_key_object(const char *k, Py_ssize_t kl);
+/* A typed iterator's value: the object the stored value v holds, or NULL
+ * with strata.DecodeError (naming key k) set. */
+PyObject *sp_typed_value_object(const char *v, Py_ssize_t vl, const char *k, Py_ssize_t kl);
+/* Makes it (a fresh strata Iterator, not yet stepped, without buffers)
+ * yield str keys with strip bytes taken off and decoded values. Returns 0,
+ * or -1 with TypeError / ValueError set. */
+int sp_iter_set_typed(PyObject *it, Py_ssize_t strip);
+
 #endif /* STRATA_PY_H */

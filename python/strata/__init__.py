@@ -13,6 +13,11 @@ own on the same object. Drop-in modules for existing programs:
 
     import strata.plyvel as plyvel           # plyvel's API and exceptions
     import strata.lmdb as lmdb               # py-lmdb's API over a Strata database
+    from strata.openleveldb import LevelDB   # openleveldb's typed object store
+
+strata.typed.LevelDB is the typed object store (str keys, Python values in
+openleveldb's format), local or through a strata-server; strata.connect(address)
+gives strata.DB's methods over a strata-server.
 
 The C core is strata._strata (the CPython C API over libstrata, linked in). See
 the package's README.md for the rules of buffers=True, threads, fork() and close.
@@ -20,9 +25,10 @@ the package's README.md for the rules of buffers=True, threads, fork() and close
 
 from . import _strata
 from ._db import DB, FEATURES, PrefixedDB, SubDB, destroy_db, repair_db
-from ._errors import (ERROR_TABLE, ClosedError, ConflictError, CorruptionError, Error,
-                      InvalidArgumentError, IOError, IteratorInvalidError, LockError,
-                      NotFoundError, NotSupportedError, ReadOnlyError)
+from ._errors import (ERROR_TABLE, ClosedError, ConflictError, CorruptionError, DecodeError,
+                      Error, InvalidArgumentError, IOError, IteratorInvalidError, LockError,
+                      NotFoundError, NotSupportedError, ReadOnlyError, RemoteError)
+from .remote import RemoteDB, connect
 
 _strata._set_default_errors(ERROR_TABLE)
 del ERROR_TABLE
@@ -46,5 +52,14 @@ __all__ = [
     "destroy_db", "repair_db",
     "Error", "IOError", "LockError", "CorruptionError", "ConflictError", "ReadOnlyError",
     "IteratorInvalidError", "ClosedError", "NotFoundError", "InvalidArgumentError",
-    "NotSupportedError",
+    "NotSupportedError", "DecodeError", "RemoteError", "connect", "RemoteDB", "LevelDB",
 ]
+
+
+def __getattr__(name):
+    # strata.LevelDB (strata.typed's) is imported when first asked for, so that
+    # `import strata` does not load the typed store's JSON library
+    if name == "LevelDB":
+        from .typed import LevelDB
+        return LevelDB
+    raise AttributeError("module 'strata' has no attribute %r" % name)

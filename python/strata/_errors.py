@@ -21,6 +21,9 @@ Every error the engine reports is a strata.Error; the subclass says which:
      |                                         create_if_missing, an existing one with
      |                                         error_if_exists, size limits ...)
      +-- NotSupportedError                    a feature this database cannot give
+     +-- DecodeError (also ValueError)        strata.typed: a stored value (or key) that
+     |                                         openleveldb's encoding cannot decode
+     +-- RemoteError                          an error reply of a strata-server (RESP)
 
 Messages are str and name the path, file, offset or key involved (the engine's
 strata_errmsg()). ClosedError is a RuntimeError, IOError an OSError and
@@ -33,7 +36,7 @@ import builtins
 __all__ = [
     "Error", "IOError", "LockError", "CorruptionError", "ConflictError", "ReadOnlyError",
     "IteratorInvalidError", "ClosedError", "NotFoundError", "InvalidArgumentError",
-    "NotSupportedError",
+    "NotSupportedError", "DecodeError", "RemoteError",
 ]
 
 
@@ -93,6 +96,19 @@ class InvalidArgumentError(Error, builtins.ValueError):
 class NotSupportedError(Error):
     """The database cannot do this (e.g. sub-databases with a custom
     comparator)."""
+
+
+class DecodeError(Error, builtins.ValueError):
+    """strata.typed: a stored value that openleveldb's encoding cannot decode (no
+    or an unknown type tag, text that is not UTF-8, bad JSON, a bad NPY array), or
+    a key that is not UTF-8. The message names the key; .key is its bytes."""
+
+    key = None
+
+
+class RemoteError(Error):
+    """An error reply of a strata-server (the message is the server's, e.g.
+    "NOAUTH Authentication required.")."""
 
 
 # The order of strata_py.h's SP_E_* slots.
