@@ -84,3 +84,31 @@ install: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# --- Reliability (issue 13) ---------------------------------------------
+#   make test-tsan  ThreadSanitizer over the threaded tests (.ci/run runs it)
+#   make fuzz       libFuzzer: every fuzz/fuzz_*.c for FUZZ_SECONDS each
+.PHONY: test-tsan fuzz clean-tsan-fuzz
+
+# A TSan build of the tests labelled tsan (the threaded ones, listed in
+# tests/CMakeLists.txt), run at the smaller sizes.
+TSAN_BUILD ?= build-tsan
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_TSAN=ON -DSTRATA_WERROR=$(WERROR) $(CMAKE_ARGS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target tsan_tests
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 STRATA_TEST_SCALE=asan \
+		STRATA_IOERROR_POINTS=4 STRATA_THREADS_OPS=10000 ctest --output-on-failure -j$(JOBS) -L tsan
+
+# Builds every fuzz/fuzz_*.c with clang (-DSTRATA_FUZZ=ON) and runs each
+# for FUZZ_SECONDS from its seed corpus; see fuzz/README.md.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh scripts/install-deps.sh clang
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_FUZZ=ON -DSTRATA_BUILD_TESTS=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+	sh scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+clean: clean-tsan-fuzz
+clean-tsan-fuzz:
+	rm -rf $(TSAN_BUILD) $(FUZZ_BUILD)

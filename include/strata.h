@@ -815,8 +815,11 @@ STRATA_API int strata_catch_up(strata_db *db);
  * crash during the call leaves the source untouched and dest_dir without
  * CURRENT (not a database); on an error, dest_dir and everything made in
  * it is removed. The algorithm is described at the top of
- * src/db/checkpoint.c. Errors: STRATA_EINVAL (dest_dir exists or is empty,
- * a read-only database), STRATA_ENOTFOUND (dest_dir's parent is missing),
+ * src/db/checkpoint.c. On a read-only handle the copy is the handle's own
+ * state (the writer's as of the last strata_catch_up), made the same way;
+ * a table the writer deleted meanwhile is copied from the file the handle
+ * keeps open. Errors: STRATA_EINVAL (dest_dir exists or is empty),
+ * STRATA_ENOTFOUND (dest_dir's parent is missing),
  * STRATA_EIO, STRATA_ENOMEM, STRATA_ECORRUPTION (a table shorter than the
  * MANIFEST says). Thread-safe; several checkpoints may run at once. */
 STRATA_API int strata_checkpoint(strata_db *db, const char *dest_dir);

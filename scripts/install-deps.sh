@@ -2,10 +2,12 @@
 # Installs the Debian packages Strata needs to build and test, when missing.
 # Needs root (apt-get) only when something is missing.
 set -e
+# Extra packages may be named as arguments (make fuzz passes clang, for libFuzzer;
+# the tests' replay driver of the fuzz corpora needs only gcc).
 PKGS="gcc make cmake pkg-config libsnappy-dev libzstd-dev libcmocka-dev libleveldb-dev librocksdb-dev gnuplot-nox lmdb-utils wamerican\
   python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-pytest\
   python3-hypothesis python3-numpy python3-plyvel python3-lmdb mypy\
-  man-db libarchive-dev python3-tqdm"
+  man-db libarchive-dev python3-tqdm $*"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

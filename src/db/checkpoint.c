@@ -49,6 +49,12 @@
  * On an error, everything made in dest_dir is removed (CURRENT first) and
  * dest_dir with it.
  *
+ * A read-only handle (db_readonly.c) checkpoints its own state -- the
+ * writer process's state as of its last catch-up -- the same way, with one
+ * difference: the writer may delete a table of that state at any moment,
+ * so step 3 copies a table whose name is gone from the file the handle
+ * keeps open (every table of its state stays open while the state lives).
+ *
  * The copy opens in Strata and LevelDB 1.23: its files are ordinary
  * LevelDB files (the MANIFEST record is what LevelDB writes at the start of
  * a new MANIFEST), there is no log to replay, and it has no LOCK until an
@@ -94,13 +100,21 @@ static int remember(ckpt *c, char *path) {
   return 0;
 }
 
-/* Copies the first size bytes of from into a new file to, synced. */
-static int copy_file(ckpt *c, const char *from, const char *to, uint64_t size) {
+/* Copies the first size bytes of from into a new file to, synced; reads
+ * through `open` when not NULL (a table the handle has open, whose name
+ * may be gone), else opens from. */
+static int copy_file(ckpt *c, const char *from, const char *to, uint64_t size,
+                     const st_rafile *open) {
   if (!c->copy_buf && !(c->copy_buf = malloc(COPY_CHUNK)))
     return st_err(STRATA_ENOMEM, "checkpoint copy buffer");
-  st_rafile *in = NULL;
-  int rc = c->env->new_rafile(c->env, from, &in);
-  if (rc) return rc;
+  st_rafile *own = NULL;
+  const st_rafile *in = open;
+  int rc = 0;
+  if (!in) {
+    rc = c->env->new_rafile(c->env, from, &own);
+    if (rc) return rc;
+    in = own;
+  }
   st_wfile *out = NULL;
   rc = c->env->new_wfile(c->env, to, &out);
   for (uint64_t off = 0; !rc && off < size;) {
@@ -118,7 +132,22 @@ static int copy_file(ckpt *c, const char *from, const char *to, uint64_t size) {
     int crc = out->close(out);
     if (!rc) rc = crc;
   }
-  in->close(in);
+  if (own) own->close(own);
+  return rc;
+}
+
+/* A read-only handle's checkpoint: the writer process may delete a table of
+ * the handle's state at any moment (compaction), but the handle keeps every
+ * table of its state open (db_readonly.c), so a table whose name is gone is
+ * copied from the open file. */
+static int copy_open_table(ckpt *c, uint64_t number, uint64_t size, const char *to) {
+  st_read_opts ro = {0, 0};
+  st_table *t = NULL;
+  st_iter *it = st_table_cache_iter(c->db->table_cache, &ro, number, size, &t);
+  if (!it) return st_err(STRATA_ENOMEM, "checkpoint");
+  int rc = st_iter_status(it);
+  if (!rc) rc = copy_file(c, "(open table)", to, size, st_table_file(t));
+  st_iter_destroy(it);
   return rc;
 }
 
@@ -136,6 +165,15 @@ static int copy_table(ckpt *c, uint64_t number, uint64_t size) {
     to = st_sst_table_file_name(c->dest, number);
     if (!from || !to) rc = st_err(STRATA_ENOMEM, "file name");
   }
+  if (!rc && c->db->ro && !c->env->exists(c->env, from)) {
+    /* Deleted by the writer since the handle's state was read. */
+    st_err_clear();
+    free(from);
+    rc = copy_open_table(c, number, size, to);
+    if (!rc) c->copied++;
+    remember(c, to); /* removed with the rest on error */
+    return rc;
+  }
   if (!rc && c->can_link) {
     rc = c->env->link_file(c->env, from, to);
     if (rc == STRATA_ENOTSUP) {
@@ -150,7 +188,7 @@ static int copy_table(ckpt *c, uint64_t number, uint64_t size) {
     }
   }
   if (!rc) {
-    rc = copy_file(c, from, to, size);
+    rc = copy_file(c, from, to, size, NULL);
     if (!rc) {
       c->copied++;
       free(from);
@@ -311,8 +349,6 @@ static void cleanup(ckpt *c) {
 int strata_checkpoint(strata_db *db, const char *dest_dir) {
   if (!db || !dest_dir)
     return st_err(STRATA_EMISUSE, "strata_checkpoint: NULL %s", db ? "dest_dir" : "db");
-  if (db->opts.read_only)
-    return st_err(STRATA_EINVAL, "strata_checkpoint: read-only database %s", db->dbname);
   st_env *env = db->env;
   if (!*dest_dir) return st_err(STRATA_EINVAL, "strata_checkpoint: empty destination path");
   if (env->exists(env, dest_dir))
@@ -361,7 +397,10 @@ int strata_checkpoint(strata_db *db, const char *dest_dir) {
   /* Steps 5 and 6. */
   if (!rc) rc = write_manifest(&c, manifest_number, &edit);
   if (!rc) rc = env->sync_dir(env, dest_dir);
-  if (!rc) rc = st_set_current_file(env, dest_dir, manifest_number);
+  /* A failure after CURRENT's rename is undone whole by cleanup(), which
+   * removes CURRENT first: a checkpoint is either complete or absent. */
+  int renamed = 0;
+  if (!rc) rc = st_set_current_file(env, dest_dir, manifest_number, &renamed);
   if (!rc) {
     char *parent = parent_dir(dest_dir);
     if (!parent)

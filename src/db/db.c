@@ -777,8 +777,9 @@ static int new_db(strata_db *db) {
     }
   }
   if (!rc) rc = db->env->sync_dir(db->env, db->dbname);
-  if (!rc) rc = st_set_current_file(db->env, db->dbname, 1);
-  if (rc && path) {
+  int renamed = 0; /* CURRENT may name MANIFEST-000001: it must stay */
+  if (!rc) rc = st_set_current_file(db->env, db->dbname, 1, &renamed);
+  if (rc && path && !renamed) {
     st_error saved;
     st_error_capture(&saved, rc);
     db->env->remove_file(db->env, path);
@@ -840,6 +841,25 @@ static int recover_log(strata_db *db, uint64_t number, st_version_edit *edit,
       continue;
     }
     rc = st_batch_set_contents(&batch, record);
+    if (!rc && st_batch_get_count(&batch) > 0) {
+      /* Sequence numbers rise from record to record (a record of an empty
+       * batch takes none). One that does not -- a damaged or crafted log
+       * -- would put a second entry under an existing internal key, or
+       * hide a newer write: such a record is damage like any other. */
+      uint64_t seq = st_batch_sequence(&batch), count = st_batch_get_count(&batch);
+      if (seq <= *max_sequence || seq > ST_MAX_SEQUENCE - (count - 1)) {
+        char why[128];
+        if (seq <= *max_sequence)
+          snprintf(why, sizeof why, "sequence number %llu not above the last one replayed (%llu)",
+                   (unsigned long long)seq, (unsigned long long)*max_sequence);
+        else
+          snprintf(why, sizeof why, "sequence numbers %llu + %llu past the largest (2^56 - 1)",
+                   (unsigned long long)seq, (unsigned long long)count);
+        on_log_corruption(&rep, st_log_last_record_offset(reader), record.size, why);
+        rc = rep.rc;
+        continue;
+      }
+    }
     if (!rc && !*mem) {
       *mem = st_memtable_new(db->ucmp);
       if (!*mem) rc = st_err(STRATA_ENOMEM, "memtable");

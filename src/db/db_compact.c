@@ -361,18 +361,30 @@ static int merge_range(subcompaction *sub) {
     int drop = 0;
     st_parsed_ikey pk;
     if (!st_ikey_parse(key, &pk)) {
-      /* Keep damaged keys rather than hide them, and reset the state so
-       * they cannot shadow anything. */
-      st_buf_set(&current_user_key, "", 0);
-      has_current = 0;
-      last_sequence_for_key = ST_MAX_SEQUENCE;
+      /* A malformed key (damaged input) can be neither ordered nor written:
+       * the compaction stops, naming the table (which strata check and
+       * repair still see as it is). */
+      rc = st_vset_input_order_error(&db->vs, c);
+      break;
     } else {
-      if (!has_current || st_ucmp(db->ucmp, pk.user_key, st_buf_slice(&current_user_key)) != 0) {
+      /* Input out of order (damaged) would make the drop rules below lose
+       * entries, and a table breaking the order every reader relies on. */
+      int order = has_current ? st_ucmp(db->ucmp, pk.user_key, st_buf_slice(&current_user_key)) : 1;
+      if (order < 0 || (order == 0 && pk.sequence > last_sequence_for_key)) {
+        rc = st_vset_input_order_error(&db->vs, c);
+        break;
+      }
+      if (order > 0) {
         if ((rc = st_buf_set(&current_user_key, pk.user_key.data, pk.user_key.size))) break;
         has_current = 1;
         last_sequence_for_key = ST_MAX_SEQUENCE;
       }
-      if (last_sequence_for_key <= cs->smallest_snapshot) {
+      if (order == 0 && pk.sequence == last_sequence_for_key) {
+        /* A second copy of the entry before, from another table: repair
+         * leaves both when it converts a log a flushed table already
+         * holds. One is kept. */
+        drop = 1;
+      } else if (last_sequence_for_key <= cs->smallest_snapshot) {
         drop = 1; /* a newer entry of this key is visible to every snapshot */
       } else if (pk.type == ST_TYPE_DELETION && pk.sequence <= cs->smallest_snapshot &&
                  st_compaction_is_base_level_for_key(c, &sub->cur, pk.user_key)) {
@@ -627,8 +639,11 @@ static int run_compaction(strata_db *db, st_compaction *c) {
   /* Once installed, the inputs are garbage even if a close began while
    * the MANIFEST record was being written (mu is released then): left on
    * disk, a repair would take them for live tables. The close joins the
-   * deleter thread before it releases the LOCK. */
-  if (rc == 0 || !db->shutting_down) st_db_delete_obsolete_files(db);
+   * deleter thread before it releases the LOCK. After a failure nothing
+   * is collected: when the MANIFEST write was tried its record may name
+   * the outputs, and the deletion would also erase the message of the
+   * error the caller records as the background error. */
+  if (rc == 0) st_db_delete_obsolete_files(db);
   return rc;
 }
 

@@ -194,8 +194,12 @@ static void find_prev_user_entry(strata_iter *it) {
     }
     st_iter_prev(it->iter);
   }
-  if (value_type == ST_TYPE_DELETION) {
-    /* Ran off the start (of the range). */
+  /* The internal iterator stopped on an error: the entries of the saved
+   * key may not all have been seen (a newer one may lie behind the error),
+   * so it is not shown; the status tells. */
+  if (value_type == ST_TYPE_DELETION ||
+      (!st_iter_valid(it->iter) && st_iter_status(it->iter) != 0)) {
+    /* Ran off the start (of the range), or stopped on an error. */
     it->valid = 0;
     it->saved_key.size = 0;
     it->saved_value.size = 0;

@@ -87,17 +87,28 @@ int st_parse_file_name(const char *name, uint64_t *number, st_file_type *type) {
   return 1;
 }
 
-int st_set_current_file(st_env *env, const char *db, uint64_t manifest_number) {
+int st_set_current_file(st_env *env, const char *db, uint64_t manifest_number, int *renamed) {
   char contents[64];
   int n =
       snprintf(contents, sizeof contents, "MANIFEST-%06llu\n", (unsigned long long)manifest_number);
   char *tmp = st_temp_file_name(db, manifest_number);
   char *cur = st_current_file_name(db);
   int rc = (!tmp || !cur) ? st_err(STRATA_ENOMEM, "file name") : 0;
+  /* st_env_write_file removes a temporary file it could not write. */
   if (!rc) rc = st_env_write_file(env, tmp, contents, (size_t)n, 1);
-  if (!rc) rc = env->rename(env, tmp, cur);
-  if (!rc) rc = env->sync_dir(env, db);
-  if (rc && tmp) env->remove_file(env, tmp);
+  *renamed = 0;
+  if (!rc) {
+    rc = env->rename(env, tmp, cur);
+    *renamed = rc == 0;
+    if (rc) {
+      /* Keep the rename's message, not the cleanup's. */
+      st_error saved;
+      st_error_capture(&saved, rc);
+      env->remove_file(env, tmp);
+      st_error_raise(&saved);
+    }
+  }
+  if (*renamed) rc = env->sync_dir(env, db);
   free(tmp);
   free(cur);
   return rc;

@@ -50,7 +50,11 @@ int st_dir_has_database_files(struct strata_env *env, const char *dir);
 
 /* Points CURRENT at MANIFEST-<manifest_number>: writes a temp file, syncs
  * it, renames it over CURRENT and syncs the directory, so a crash leaves
- * either the old or the new CURRENT, never a torn one. */
-int st_set_current_file(struct strata_env *env, const char *db, uint64_t manifest_number);
+ * either the old or the new CURRENT, never a torn one. *renamed is set to
+ * 1 once the rename succeeded, even when the directory sync then failed:
+ * from then on CURRENT may name the new MANIFEST (it does for this run, and
+ * may after a crash), so the caller must keep that MANIFEST; 0 otherwise. */
+int st_set_current_file(struct strata_env *env, const char *db, uint64_t manifest_number,
+                        int *renamed);
 
 #endif

@@ -7,6 +7,8 @@
  * corruption callback with the byte count and a reason) and reading goes
  * on at the next record. A record cut short at the end of the file (a
  * writer that died mid-record) is not reported: it was never acknowledged.
+ * Nor is one whose end and everything after it to the end of the file are
+ * zeros (the same, on a file system that kept the size but not the data).
  */
 #ifndef ST_LOG_READER_H
 #define ST_LOG_READER_H

@@ -645,8 +645,9 @@ static int write_manifest(repairer *r, uint64_t *manifest_number) {
     }
   }
   /* CURRENT is switched last: until then the old MANIFEST stays in force. */
-  if (!rc) rc = st_set_current_file(r->env, r->dbname, number);
-  if (rc && path) {
+  int renamed = 0; /* CURRENT may name the new MANIFEST: it must stay */
+  if (!rc) rc = st_set_current_file(r->env, r->dbname, number, &renamed);
+  if (rc && path && !renamed) {
     st_error saved;
     st_error_capture(&saved, rc);
     r->env->remove_file(r->env, path);

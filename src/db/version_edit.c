@@ -178,10 +178,14 @@ int st_edit_decode(st_version_edit *e, st_slice src) {
     int rc = 0;
     switch (tag) {
     case TAG_COMPARATOR:
-      if (!(p = st_get_length_prefixed(p, end, &s1))) {
+      /* A name is a C string (LevelDB's Comparator::Name()): a NUL in it
+       * is damage, or it would pass for its prefix. A repeated tag
+       * replaces the name, as in LevelDB. */
+      if (!(p = st_get_length_prefixed(p, end, &s1)) || memchr(s1.data, '\0', s1.size)) {
         bad = "comparator name";
         break;
       }
+      free(e->comparator);
       e->comparator = strndup(s1.data, s1.size);
       if (!e->comparator) rc = st_err(STRATA_ENOMEM, "version edit");
       break;

@@ -314,7 +314,9 @@ int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mut
   if (!rc) rc = builder_save(&b, v);
   builder_free(&b);
   if (rc) {
-    st_version_unref(v);
+    /* Never referenced nor linked in: freed here, with whatever files
+     * builder_save moved into it before it failed. */
+    version_free(v);
     return rc;
   }
   finalize(v);
@@ -340,6 +342,7 @@ int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mut
 
   st_buf rec = ST_BUF_INIT;
   uint64_t manifest_number = vs->manifest_file_number;
+  int current_renamed = 0; /* CURRENT may name new_manifest */
   /* Only one thread writes the MANIFEST, so the mutex can be released while
    * the record is written and synced; readers go on meanwhile. */
   pthread_mutex_unlock(mu);
@@ -354,21 +357,24 @@ int st_vset_log_and_apply(st_version_set *vs, st_version_edit *edit, pthread_mut
      * CURRENT names it (st_set_current_file syncs the directory again for
      * CURRENT's rename). */
     rc = vs->env->sync_dir(vs->env, vs->dbname);
-    if (!rc) rc = st_set_current_file(vs->env, vs->dbname, manifest_number);
+    if (!rc) rc = st_set_current_file(vs->env, vs->dbname, manifest_number, &current_renamed);
   }
   pthread_mutex_lock(mu);
   st_buf_free(&rec);
 
   if (rc) {
     if (new_manifest) {
+      /* A MANIFEST that CURRENT may name stays: it holds the whole state
+       * and this edit, so the database opens from it once the fault is
+       * gone (and from the old one if the rename is lost in a crash). */
       st_error saved;
       st_error_capture(&saved, rc);
       st_log_writer_close(log);
-      vs->env->remove_file(vs->env, new_manifest);
+      if (!current_renamed) vs->env->remove_file(vs->env, new_manifest);
       st_error_raise(&saved);
     }
     free(new_manifest);
-    st_version_unref(v);
+    version_free(v); /* never referenced: append_version takes the first */
     return rc;
   }
   free(new_manifest);
@@ -510,7 +516,7 @@ int st_vset_recover(st_version_set *vs) {
   if (!rc) rc = builder_save(&b, v);
   if (builder_ok) builder_free(&b);
   if (rc) {
-    if (v) st_version_unref(v);
+    if (v) version_free(v); /* never referenced (see st_vset_log_and_apply) */
     free(path);
     return rc;
   }

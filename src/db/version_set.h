@@ -171,6 +171,15 @@ st_compaction *st_vset_compact_range(st_version_set *vs, int level, const st_sli
 /* An iterator over every input of c (merged). NULL when out of memory. */
 st_iter *st_vset_make_input_iterator(st_version_set *vs, st_compaction *c);
 
+/* Called when the merged inputs of c gave a malformed internal key or keys
+ * out of order: reads each input table again to name the first one at
+ * fault (keys out of order or malformed inside it, or a deeper-level table
+ * whose first key is not above the previous table's last) and returns
+ * STRATA_ECORRUPTION with that message, or with a general one when no
+ * single table is at fault. Errors reading the tables are returned as
+ * they are. Slow (a scan of every input): for the error path only. */
+int st_vset_input_order_error(st_version_set *vs, st_compaction *c);
+
 int st_compaction_is_trivial_move(const st_compaction *c);
 /* Records deletion of every input file in c->edit. */
 int st_compaction_add_input_deletions(st_compaction *c);

@@ -29,6 +29,7 @@ void st_block_init(st_block *b, st_block_contents *c, const char *path, uint64_t
   b->path = path;
   b->offset = offset;
   b->malformed = 0;
+  b->verified = 0;
   b->restarts = 0;
   b->num_restarts = 0;
   if (b->size < 4) {

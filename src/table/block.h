@@ -32,6 +32,8 @@ typedef struct st_block {
   const char *path;      /* file the block came from, for messages; may be
                             NULL (borrowed: must outlive every iterator) */
   uint64_t offset;       /* the block's offset in that file, for messages */
+  int verified;          /* its checksum was checked when it was read (set
+                            by the reader; st_block_init clears it) */
 } st_block;
 
 /* Parses contents into *b, taking ownership of c->heap (c is left empty).

@@ -15,12 +15,21 @@
  * other child is re-sought to the current key and stepped once if needed,
  * as LevelDB's MergingIterator does, with the tie rule above applied to
  * equal keys so that duplicates come out in the same order both ways.
+ *
+ * Errors: a child that stops on an error (invalid, status set) stops the
+ * merged iterator at once, forward and backward -- not valid, its status
+ * the child's error, and sticky (every later move leaves it so). Treating
+ * the child as exhausted instead would let an older version of a key from
+ * another child (a deeper level) show through in place of the entry the
+ * failed child could not read. The check costs nothing while children
+ * stay valid: a child's status is read only when it stops.
  */
 #include "table/merger.h"
 
 #include <assert.h>
 #include <stdlib.h>
 
+#include "util/error.h"
 #include "util/internal_key.h"
 
 typedef struct merging_iter {
@@ -34,11 +43,26 @@ typedef struct merging_iter {
   int hn;        /* entries in heap */
   int current;   /* index of the current child, -1 when invalid */
   int forward;   /* direction of the last move */
+  st_error err;  /* the first error a child stopped on (code 0: none) */
 } merging_iter;
+
+/* Child i stopped: an error stops the merge (see the top of the file). */
+static void child_stopped(merging_iter *m, int i) {
+  int rc = st_iter_status(m->child[i]);
+  if (rc && !m->err.code) st_error_capture(&m->err, rc);
+}
 
 static inline void refresh(merging_iter *m, int i) {
   m->live[i] = (char)st_iter_valid(m->child[i]);
-  if (m->live[i]) m->key[i] = st_iter_key(m->child[i]);
+  if (m->live[i])
+    m->key[i] = st_iter_key(m->child[i]);
+  else
+    child_stopped(m, i);
+}
+
+/* After a move: no current entry once a child has failed. */
+static inline void settle(merging_iter *m) {
+  if (m->err.code) m->current = -1;
 }
 
 /* Forward order of children a and b: by key, ties to the lower index. */
@@ -89,32 +113,35 @@ static int mi_valid(const st_iter *base) { return ((const merging_iter *)base)->
 
 static void mi_seek_to_first(st_iter *base) {
   merging_iter *m = (merging_iter *)base;
-  for (int i = 0; i < m->n; i++) {
+  for (int i = 0; i < m->n && !m->err.code; i++) {
     st_iter_seek_to_first(m->child[i]);
     refresh(m, i);
   }
   find_smallest(m);
   m->forward = 1;
+  settle(m);
 }
 
 static void mi_seek_to_last(st_iter *base) {
   merging_iter *m = (merging_iter *)base;
-  for (int i = 0; i < m->n; i++) {
+  for (int i = 0; i < m->n && !m->err.code; i++) {
     st_iter_seek_to_last(m->child[i]);
     refresh(m, i);
   }
   find_largest(m);
   m->forward = 0;
+  settle(m);
 }
 
 static void mi_seek(st_iter *base, st_slice target) {
   merging_iter *m = (merging_iter *)base;
-  for (int i = 0; i < m->n; i++) {
+  for (int i = 0; i < m->n && !m->err.code; i++) {
     st_iter_seek(m->child[i], target);
     refresh(m, i);
   }
   find_smallest(m);
   m->forward = 1;
+  settle(m);
 }
 
 static void mi_next(st_iter *base) {
@@ -140,10 +167,15 @@ static void mi_next(st_iter *base) {
     m->forward = 1;
     /* Every other child is now after cur's entry, so cur is the root. */
     find_smallest(m);
+    if (m->err.code) {
+      settle(m);
+      return;
+    }
   }
   st_iter_next(m->child[cur]);
   refresh(m, cur);
   advance_smallest(m);
+  settle(m);
 }
 
 static void mi_prev(st_iter *base) {
@@ -160,17 +192,22 @@ static void mi_prev(st_iter *base) {
       if (i == cur) continue;
       st_iter *c = m->child[i];
       st_iter_seek(c, k);
-      if (!st_iter_valid(c))
+      if (!st_iter_valid(c) && !st_iter_status(c))
         st_iter_seek_to_last(c);
-      else if (i > cur || st_icmp(m->ucmp, st_iter_key(c), k) != 0)
+      else if (st_iter_valid(c) && (i > cur || st_icmp(m->ucmp, st_iter_key(c), k) != 0))
         st_iter_prev(c);
       refresh(m, i);
     }
     m->forward = 0;
+    if (m->err.code) {
+      settle(m);
+      return;
+    }
   }
   st_iter_prev(m->child[cur]);
   refresh(m, cur);
   find_largest(m);
+  settle(m);
 }
 
 static st_slice mi_key(const st_iter *base) {
@@ -187,6 +224,7 @@ static st_slice mi_value(const st_iter *base) {
 
 static int mi_status(const st_iter *base) {
   const merging_iter *m = (const merging_iter *)base;
+  if (m->err.code) return st_error_raise(&m->err);
   for (int i = 0; i < m->n; i++) {
     int rc = st_iter_status(m->child[i]);
     if (rc) return rc;
@@ -236,5 +274,7 @@ st_iter *st_merging_iter_new(const st_comparator *ucmp, st_iter **children, int 
   }
   m->current = -1;
   m->forward = 1;
+  m->err.code = 0;
+  m->err.msg[0] = '\0';
   return &m->base;
 }

@@ -86,7 +86,15 @@ static int fetch_block(st_table *t, const st_read_opts *ro, const st_block_handl
     key = cache_key(t, h->offset, kbuf);
     if ((*ch = st_cache_lookup_admit(cache, key, &admit))) {
       *cached = st_cache_value(*ch);
-      return 0;
+      if (!ro->verify_checksums || (*cached)->verified) return 0;
+      /* Cached by a read that did not check it; this one must (a
+       * compaction always does, lest it rewrite damage under a valid
+       * checksum). Read it again, checked, and let the checked copy
+       * replace the cached one. */
+      st_cache_release(cache, *ch);
+      *ch = NULL;
+      *cached = NULL;
+      admit = 1;
     }
     admit = admit && ro->fill_cache;
   }
@@ -101,6 +109,7 @@ static int fetch_block(st_table *t, const st_read_opts *ro, const st_block_handl
       return st_err(STRATA_ENOMEM, "%s: block cache entry", t->path);
     }
     st_block_init(b, c, t->path, h->offset);
+    b->verified = ro->verify_checksums;
     if (!(*ch = st_cache_insert(cache, key, b, b->size, delete_cached_block)))
       return st_err(STRATA_ENOMEM, "%s: block cache insert", t->path);
     *cached = b;
@@ -521,3 +530,5 @@ int st_table_open_path(st_env *env, const st_table_options *opt, const char *pat
   if (!rc) rc = st_table_open(opt, file, size, path, out);
   return rc;
 }
+
+const st_rafile *st_table_file(const st_table *t) { return t->file; }

@@ -44,6 +44,10 @@ void st_table_close(st_table *t);
  * outlive it. NULL when out of memory. */
 st_iter *st_table_iter(st_table *t, const st_read_opts *ro);
 
+/* The file t reads (owned by t; valid while t is open): for copying a
+ * table whose name may be gone (a read-only handle's checkpoint). */
+const st_rafile *st_table_file(const st_table *t);
+
 /* Point lookup: seeks the first entry whose internal key is >= ikey and,
  * if there is one, calls fn(arg, its_key, its_value) once (the slices are
  * valid only during the call). Without an entry >= ikey fn is not called.

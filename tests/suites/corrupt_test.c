@@ -44,10 +44,10 @@
  *       get, verify_checksums=1       B's keys: STRATA_ECORRUPTION (checksum)
  *       get, verify_checksums=0       B's keys: STRATA_ECORRUPTION (bad snappy block)
  *       scan, either                  every key before B in order, then invalid with
- *                                     STRATA_ECORRUPTION; never a key of B nor a later key of
- *                                     T. Keys of other levels may still follow (a merging
- *                                     iterator drops only its failed input): here the "w"
- *                                     keys, in level 0, do; the "u" keys, on T's level, not
+ *                                     STRATA_ECORRUPTION; nothing after: an error in any
+ *                                     level stops the scan at once (issue 13), so neither a
+ *                                     key of B nor a later key of any level -- here the "u"
+ *                                     keys on T's level and the "w" keys in level 0 -- shows
  *     strata_open, paranoid_checks=1  STRATA_OK; get and scan as with verify_checksums=1,
  *                                     whatever the read option says
  *     strata_check                    STRATA_ECORRUPTION, 1 problem: T at B's offset
@@ -741,9 +741,8 @@ static void read_all(strata_db *db, int verify, int ctx, char *sum, size_t cap) 
 
   /* The scan: keys in order, each as expected. At the first key expected to
    * be unreadable (the cut) the scan must stop with STRATA_ECORRUPTION, after
-   * returning every readable key before it; keys of other tables may follow
-   * (a merging iterator drops only the failed input), never one of the
-   * damaged table. */
+   * returning every readable key before it and none after it (an error in
+   * any input stops the merging iterator at once). */
   int cut = -1;
   for (int j = 0; j < NKEYS && cut < 0; j++)
     if (expect(&g_keys[g_sorted[j]], ctx) == X_CORRUPT) cut = j;
@@ -770,9 +769,8 @@ static void read_all(strata_db *db, int verify, int ctx, char *sum, size_t cap) 
     if (x == X_ABSENT || x == X_CORRUPT)
       failf("%s returned %s, expected %s", what, su_hex(&hb, kp, kl),
             x == X_ABSENT ? "it to be absent" : "it to be unreadable (damaged block)");
-    if (cut >= 0 && k->sorted_pos > cut && k->table == g_d.table)
-      failf("%s returned %s of %s after skipping its damaged block", what, su_hex(&hb, kp, kl),
-            g_d.file);
+    if (cut >= 0 && k->sorted_pos > cut)
+      failf("%s returned %s after the damaged block of %s", what, su_hex(&hb, kp, kl), g_d.file);
     check_value(what, k, x, v, vl, vbuf);
     next = k->sorted_pos + 1;
     returned++;

@@ -16,7 +16,8 @@
  * At the end every writer's keys are compared with its oracle, then again
  * after close and reopen.
  *
- * Usage: threads_test [--seed S] [S]   (seed also from STRATA_SEED). Thread
+ * Usage: threads_test [--seed S] [S]   (seed also from STRATA_SEED;
+ * STRATA_THREADS_OPS sets the ops per writer). Thread
  * interleaving is not reproducible; the op streams of each thread are.
  */
 #include <pthread.h>
@@ -348,6 +349,9 @@ int main(int argc, char **argv) {
   }
   g_seed = su_pick_seed(seed_arg);
   g_ops = su_scale_is_asan() ? 30000 : 150000;
+  /* STRATA_THREADS_OPS: ops per writer (make test-tsan runs fewer). */
+  const char *env_ops = getenv("STRATA_THREADS_OPS");
+  if (env_ops && *env_ops) g_ops = atol(env_ops);
   printf("threads_test: seed=%llu %d writers x %ld ops, %d readers, 1 group writer, 1 compactor\n",
          (unsigned long long)g_seed, WRITERS, g_ops, READERS);
   fflush(stdout);

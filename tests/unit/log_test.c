@@ -633,6 +633,97 @@ static void test_truncated_tail(void **state) {
   st_buf_free(&mf.data);
 }
 
+/* A crash can leave the last record torn at a sector boundary, its last
+ * sectors reading as zeros (the file's size reached the disk, not all its
+ * data): that ends the file silently, like a cut. */
+static void test_zero_torn_tail(void **state) {
+  (void)state;
+  size_t sizes[] = {50, 1000, 2 * BLOCK + 10};
+  memfile mf = {0};
+  write_records(&mf, 0, sizes, 3, 70);
+  /* The last record starts at 1064 and spans three blocks. */
+  size_t tears[] = {
+      1536, 2048, BLOCK - 512, BLOCK + 512, 2 * BLOCK + 512, mf.data.size / 512 * 512};
+  char *copy = malloc(mf.data.size);
+  for (size_t i = 0; i < sizeof tears / sizeof tears[0]; i++) {
+    memcpy(copy, mf.data.data, tears[i]);
+    memset(copy + tears[i], 0, mf.data.size - tears[i]);
+    reports rep = {0};
+    assert_int_equal(read_check(copy, mf.data.size, sizes, 3, 70, &rep, (int)(i & 1)), 2);
+    if (rep.n) fail_msg("tear at %zu reported: %s", tears[i], rep.first_reason);
+  }
+  /* Zeros that cover no sector boundary: a damaged record that happens to
+   * end in zeros, not a tear. */
+  size_t from = mf.data.size / 512 * 512 + 10;
+  assert_true(from < mf.data.size);
+  memcpy(copy, mf.data.data, mf.data.size);
+  memset(copy + from, 0, mf.data.size - from);
+  reports rep0 = {0};
+  assert_int_equal(read_check(copy, mf.data.size, sizes, 3, 70, &rep0, 0), 2);
+  assert_true(rep0.n >= 1); /* the last fragment, then the record it ends */
+  assert_string_equal(rep0.first_reason, "checksum mismatch");
+  /* Zeros inside a record followed by anything else are damage: a record
+   * in the same block after it, or in a later block. */
+  size_t sizes2[] = {50, 1000, 30, BLOCK, 40};
+  st_buf_free(&mf.data);
+  memset(&mf, 0, sizeof mf);
+  write_records(&mf, 0, sizes2, 5, 90);
+  free(copy);
+  copy = malloc(mf.data.size);
+  struct {
+    size_t from, to;
+  } holes[] = {{512, 1024},    /* record 1, record 2 follows in the block */
+               {1536, BLOCK}}; /* record 3 to the block's end, record 4 after */
+  for (int h = 0; h < 2; h++) {
+    memcpy(copy, mf.data.data, mf.data.size);
+    memset(copy + holes[h].from, 0, holes[h].to - holes[h].from);
+    st_seqfile *f = mem_seqfile_new(copy, mf.data.size, 0);
+    reports rep = {0};
+    st_log_reader *r = st_log_reader_new(f, 1, on_corruption, &rep);
+    st_slice rec;
+    int got = 0;
+    while (st_log_read_record(r, &rec) == 1)
+      got++;
+    st_log_reader_free(r);
+    f->close(f);
+    if (rep.n < 1) fail_msg("hole %d not reported", h);
+    assert_string_equal(rep.first_reason, "checksum mismatch");
+    assert_true(got >= 1 && got < 5);
+  }
+  free(copy);
+  st_buf_free(&mf.data);
+}
+
+/* A damaged length that runs past the end of the file is not taken for a
+ * torn tail when an intact record lies in the bytes it covers: the record
+ * itself (with a shorter length) or one after it. */
+static void test_damaged_length_at_end(void **state) {
+  (void)state;
+  size_t sizes[] = {50, 100, 200};
+  memfile mf = {0};
+  write_records(&mf, 0, sizes, 3, 30);
+  size_t starts[] = {0, HDR + 50, HDR + 50 + HDR + 100};
+  for (int rec = 0; rec < 3; rec++) {
+    char *copy = malloc(mf.data.size);
+    memcpy(copy, mf.data.data, mf.data.size);
+    copy[starts[rec] + 5] = 0x7f; /* length high byte: runs past the end */
+    reports rep = {0};
+    st_seqfile *f = mem_seqfile_new(copy, mf.data.size, 0);
+    st_log_reader *r = st_log_reader_new(f, 1, on_corruption, &rep);
+    st_slice out;
+    int got = 0;
+    while (st_log_read_record(r, &out) == 1)
+      got++;
+    st_log_reader_free(r);
+    f->close(f);
+    assert_int_equal(got, rec);
+    if (rep.n != 1) fail_msg("record %d: %d reports", rec, rep.n);
+    assert_string_equal(rep.first_reason, "bad record length");
+    free(copy);
+  }
+  st_buf_free(&mf.data);
+}
+
 /* I/O errors are returned, not reported as corruption. */
 static void test_io_errors(void **state) {
   (void)state;
@@ -735,6 +826,7 @@ int main(void) {
       cmocka_unit_test(test_zero_padding),   cmocka_unit_test(test_flipped_byte),
       cmocka_unit_test(test_damaged_middle), cmocka_unit_test(test_bad_length),
       cmocka_unit_test(test_fragment_order), cmocka_unit_test(test_truncated_tail),
+      cmocka_unit_test(test_zero_torn_tail), cmocka_unit_test(test_damaged_length_at_end),
       cmocka_unit_test(test_io_errors),      cmocka_unit_test(test_fuzz),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* merger_test.c - the merging iterator against a sorted reference: random
  * walks mixing seeks, next and prev (so direction switches happen at every
  * kind of position), disjoint and overlapping children, duplicate keys,
- * empty and failing children. */
+ * empty children, and children that fail (which stop the merge at once). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -270,30 +270,153 @@ static void test_small_counts(void **state) {
   st_iter_destroy(m);
 }
 
+/* A child that stops with an error once it moves onto a poisoned key,
+ * going either way, and stays stopped (as table iterators do). */
+typedef struct failing_iter {
+  st_iter base;
+  st_iter *in;
+  char poison[32];
+  size_t plen;
+  int failed;
+} failing_iter;
+
+static void fi_check(failing_iter *f) {
+  if (!f->failed && st_iter_valid(f->in) &&
+      st_icmp(UCMP, st_iter_key(f->in), st_slice_make(f->poison, f->plen)) == 0)
+    f->failed = 1;
+}
+static int fi_valid(const st_iter *b) {
+  const failing_iter *f = (const failing_iter *)b;
+  return !f->failed && st_iter_valid(f->in);
+}
+static void fi_first(st_iter *b) {
+  failing_iter *f = (failing_iter *)b;
+  if (!f->failed) st_iter_seek_to_first(f->in), fi_check(f);
+}
+static void fi_last(st_iter *b) {
+  failing_iter *f = (failing_iter *)b;
+  if (!f->failed) st_iter_seek_to_last(f->in), fi_check(f);
+}
+static void fi_seek(st_iter *b, st_slice t) {
+  failing_iter *f = (failing_iter *)b;
+  if (!f->failed) st_iter_seek(f->in, t), fi_check(f);
+}
+static void fi_next(st_iter *b) {
+  failing_iter *f = (failing_iter *)b;
+  st_iter_next(f->in);
+  fi_check(f);
+}
+static void fi_prev(st_iter *b) {
+  failing_iter *f = (failing_iter *)b;
+  st_iter_prev(f->in);
+  fi_check(f);
+}
+static st_slice fi_key(const st_iter *b) { return st_iter_key(((const failing_iter *)b)->in); }
+static st_slice fi_value(const st_iter *b) { return st_iter_value(((const failing_iter *)b)->in); }
+static int fi_status(const st_iter *b) {
+  const failing_iter *f = (const failing_iter *)b;
+  return f->failed ? st_err_corrupt("/db/000007.ldb: poisoned block") : st_iter_status(f->in);
+}
+static void fi_destroy(st_iter *b) {
+  failing_iter *f = (failing_iter *)b;
+  st_iter_destroy(f->in);
+  free(f);
+}
+static const st_iter_ops failing_ops = {fi_valid, fi_first, fi_last,   fi_seek,    fi_next, fi_prev,
+                                        fi_key,   fi_value, fi_status, fi_destroy, NULL};
+
+static void expect_stopped(st_iter *m, const char *msg) {
+  assert_false(st_iter_valid(m));
+  assert_int_equal(st_iter_status(m), STRATA_ECORRUPTION);
+  assert_string_equal(strata_errmsg(), msg);
+}
+
+/* An error in any child stops the merged iterator at once, going either
+ * way: entries of other children never show in place of the failed
+ * child's (they could be older versions of its keys). */
 static void test_failing_child(void **state) {
   (void)state;
   st_random rnd;
   st_random_init(&rnd, 4);
   int n;
   ref *r = make_ref(&rnd, 200, 3, 0, &n);
-  st_iter *kids[4];
-  for (int c = 0; c < 3; c++)
-    kids[c] = child_iter(r, n, c);
-  st_err_corrupt("/db/000012.ldb: block checksum mismatch at offset 0 (size 10)");
-  kids[3] = st_iter_empty(STRATA_ECORRUPTION);
-  st_err_clear();
-  st_iter *m = st_merging_iter_new(UCMP, kids, 4);
-  /* The healthy children still merge; status reports the failure. */
-  st_iter_seek_to_first(m);
-  for (int i = 0; i < n; i++) {
-    expect_pos(m, r, n, i);
-    st_iter_next(m);
+  const char *empty_msg =
+      "Corruption: /db/000012.ldb: block checksum mismatch at offset 0 (size 10)";
+  for (int how = 0; how < 3; how++) {
+    /* A child failed from the start. */
+    st_iter *kids[4];
+    for (int c = 0; c < 3; c++)
+      kids[c] = child_iter(r, n, c);
+    st_err_corrupt("/db/000012.ldb: block checksum mismatch at offset 0 (size 10)");
+    kids[3] = st_iter_empty(STRATA_ECORRUPTION);
+    st_err_clear();
+    st_iter *m = st_merging_iter_new(UCMP, kids, 4);
+    if (how == 0) st_iter_seek_to_first(m);
+    if (how == 1) st_iter_seek_to_last(m);
+    if (how == 2) st_iter_seek(m, st_slice_make(r[n / 2].key, r[n / 2].klen));
+    expect_stopped(m, empty_msg);
+    /* Sticky: a later move does not bring it back. */
+    st_iter_seek_to_first(m);
+    expect_stopped(m, empty_msg);
+    st_iter_destroy(m);
   }
-  assert_false(st_iter_valid(m));
-  assert_int_equal(st_iter_status(m), STRATA_ECORRUPTION);
-  assert_string_equal(strata_errmsg(),
-                      "Corruption: /db/000012.ldb: block checksum mismatch at offset 0 (size 10)");
-  st_iter_destroy(m);
+
+  /* A child that fails at its entry P, the middle one of child 1: a
+   * forward scan shows exactly the entries up to child 1's entry before P,
+   * a backward scan exactly those down to child 1's entry after P. */
+  int pidx[64], np = 0;
+  for (int i = 0; i < n && np < 64; i++)
+    if (r[i].child == 1) pidx[np++] = i;
+  assert_true(np >= 3);
+  int p = pidx[np / 2], before = pidx[np / 2 - 1], after = pidx[np / 2 + 1];
+  for (int backward = 0; backward < 2; backward++) {
+    st_iter *kids[3];
+    for (int c = 0; c < 3; c++)
+      kids[c] = child_iter(r, n, c);
+    failing_iter *f = malloc(sizeof *f);
+    st_iter_init(&f->base, &failing_ops);
+    f->in = kids[1];
+    memcpy(f->poison, r[p].key, r[p].klen);
+    f->plen = r[p].klen;
+    f->failed = 0;
+    kids[1] = &f->base;
+    st_iter *m = st_merging_iter_new(UCMP, kids, 3);
+    if (!backward) {
+      st_iter_seek_to_first(m);
+      for (int i = 0; i <= before; i++) {
+        expect_pos(m, r, n, i);
+        st_iter_next(m);
+      }
+    } else {
+      st_iter_seek_to_last(m);
+      for (int i = n - 1; i >= after; i--) {
+        expect_pos(m, r, n, i);
+        st_iter_prev(m);
+      }
+    }
+    expect_stopped(m, "Corruption: /db/000007.ldb: poisoned block");
+    st_iter_destroy(m);
+  }
+  /* Changing direction onto the failure stops it too. */
+  {
+    st_iter *kids[3];
+    for (int c = 0; c < 3; c++)
+      kids[c] = child_iter(r, n, c);
+    failing_iter *f = malloc(sizeof *f);
+    st_iter_init(&f->base, &failing_ops);
+    f->in = kids[1];
+    memcpy(f->poison, r[p].key, r[p].klen);
+    f->plen = r[p].klen;
+    f->failed = 0;
+    kids[1] = &f->base;
+    st_iter *m = st_merging_iter_new(UCMP, kids, 3);
+    st_iter_seek(m, st_slice_make(r[after].key, r[after].klen));
+    expect_pos(m, r, n, after);
+    while (st_iter_valid(m))
+      st_iter_prev(m);
+    expect_stopped(m, "Corruption: /db/000007.ldb: poisoned block");
+    st_iter_destroy(m);
+  }
   free(r);
 }
 

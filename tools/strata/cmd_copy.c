@@ -190,17 +190,13 @@ static int bulk_copy(const cli_cmd *cmd, strata_db *src, const char *dest, const
 /* Checkpoints                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* The consistent copy of a database: a checkpoint when the handle can make
- * one, else (read-only handle: another process holds the database) a
- * rewrite from a read-only snapshot. */
+/* The consistent copy of a database: a checkpoint (a read-only handle --
+ * another process holds the database -- checkpoints the state it opened),
+ * or with compact a rewrite from one snapshot. */
 static int copy_to(const cli_cmd *cmd, strata_db *db, int read_only, const char *dest, int compact,
                    int progress) {
-  if (compact || read_only) {
-    if (!compact && progress != CLI_PROGRESS_OFF)
-      cli_err(cmd, "the database is open in another process: copying it from a read-only "
-                   "snapshot, compacted");
-    return bulk_copy(cmd, db, dest, NULL, progress);
-  }
+  (void)read_only;
+  if (compact) return bulk_copy(cmd, db, dest, NULL, progress);
   cli_progress pg;
   cli_progress_begin(&pg, progress, cmd->name, CLI_UNIT_BYTES, 0);
   cli_progress_tick_start(&pg);
@@ -541,9 +537,9 @@ const cli_cmd cli_cmd_copy = {
     "hard-linked when DEST is on the same file system (a copy of any size in\n"
     "well under a second), copied at disk speed otherwise, and the memtable\n"
     "is written into one new table. When another process holds the database\n"
-    "(a writer has its LOCK), it is opened read-only, and the copy is\n"
-    "written from one read-only snapshot by sorted bulk load instead (as\n"
-    "--compact; a note on standard error says so, except with -q).\n"
+    "(a writer has its LOCK), it is opened read-only and the copy is of the\n"
+    "state it finds at that open, made the same way (a table the writer\n"
+    "deletes meanwhile is copied from the descriptor the reader holds).\n"
     "\n"
     "With DEST '-' the copy is written to standard output as a tar archive\n"
     "(POSIX pax format, Debian's libarchive) holding one directory named as\n"
@@ -554,7 +550,7 @@ const cli_cmd cli_cmd_copy = {
     "  --compact          write a fully compacted copy by sorted bulk load\n"
     "                     from one snapshot (as 'strata rewrite'): no deleted\n"
     "                     or overwritten entries, one sorted run per database.\n"
-    "  -r, --read-only    open read-only (then the copy is compacted).\n"
+    "  -r, --read-only    open read-only (as when another process holds it).\n"
     "  -e, --env DBPATH   the database (instead of the DBPATH operand).\n"
     "  -q, --quiet        no progress line.\n"
     "  --progress         the progress line even when stderr is no terminal.\n"
@@ -581,7 +577,7 @@ const cli_cmd cli_cmd_copyfd = {
     "\n"
     "  --out-fd N         write the archive to descriptor N (open for writing).\n"
     "  --compact          archive a compacted copy (sorted bulk load).\n"
-    "  -r, --read-only    open read-only (then the copy is compacted).\n"
+    "  -r, --read-only    open read-only (as when another process holds it).\n"
     "  -e, --env DBPATH   the database (instead of the DBPATH operand).\n"
     "  -q, --quiet        no progress line.\n"
     "  --progress         the progress line (bytes archived of the copy's\n"
