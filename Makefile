@@ -44,8 +44,9 @@ python: deps
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install --no-build-isolation --no-index --quiet ./python
 
-test-python: python
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+# STRATA_CLI: the C tool, whose output python -m strata's tests compare with their own.
+test-python: python build
+	STRATA_CLI=$(abspath $(BUILD))/strata $(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
 
 # The extension and the engine built with ASan+UBSan, run by Debian's Python with the ASan
 # runtime preloaded (Python itself is not instrumented; its exit-time leaks are not ours).
@@ -53,8 +54,8 @@ python-asan: deps
 	cd python && STRATA_SANITIZE=1 $(PYTHON) setup.py -q build --build-lib ../$(PY_ASAN)/lib \
 		--build-temp ../$(PY_ASAN)/tmp
 
-test-python-asan: python-asan
-	PYTHONPATH=$(PY_ASAN)/lib LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+test-python-asan: python-asan build
+	STRATA_CLI=$(abspath $(BUILD))/strata PYTHONPATH=$(PY_ASAN)/lib LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		STRATA_TEST_SCALE=asan $(PYTHON) -m pytest -q -p no:cacheprovider python/tests
 

@@ -499,6 +499,9 @@ group_errors() {
   run "$S" scan -q "$T/x"
   expect_rc 2 "unknown short option"
   expect_err "unknown option '-q'" "unknown short option named"
+  run "$S" load -a "$T/x"
+  expect_rc 2 "load -a (restore's option)"
+  expect_err "unknown option '-a'" "load -a is named as unknown"
   run "$S" scan "$T/x" --limit
   expect_rc 2 "option without its argument"
   expect_err "option '--limit' needs an argument" "missing option argument named"
@@ -753,6 +756,16 @@ group_cdbmake() {
     "$S" dump --cdbmake -d "$d" "$T/cdb2" >"$T/b"
     same_file "$T/a" "$T/b" "restore -a round trip of $d"
   done
+  # A sub-database named main goes to %6Dain.cdbmake and comes back as itself.
+  "$S" put -d main "$db" mk mv
+  rm -rf "$T/alldir2" && mkdir "$T/alldir2"
+  "$S" dump -q -a -f "$T/alldir2" "$db" && "$S" restore -q -a -f "$T/alldir2" "$T/cdbmain" ||
+    bad "restore -a of a sub-database named main"
+  run "$S" scan -d main "$T/cdbmain"
+  expect_out 'mk\tmv\n' "restore -a: %6Dain.cdbmake is the sub-database main"
+  run "$S" scan "$T/cdbmain"
+  expect_out '\\x00\t\na\\x0a\t->\\x0a\\x00\n\\xff\t+1,2:\n' "restore -a: main.cdbmake is the main database"
+  "$S" drop "$db" main
   run "$S" restore "$T/cdb3" :main:="$T/cdbdir/m.cdb" s1="$T/cdbdir/s1.cdb"
   expect_rc 0 "restore NAME=FILE..."
   run "$S" dump --cdbmake -d s1 "$T/cdb3"

@@ -24,7 +24,7 @@ from .common import (ENV, HELP, INTERRUPTED, MAIN_NAME, OK, PROGRESS, PROGRESS_O
                      READ_ONLY, Failure, Interrupted, UsageError, check_operands, db_error,
                      is_main, open_db, open_subdb, os_error, parse, parse_count, remove_tree,
                      take_dbpath)
-from .progress import BYTES, RECORDS, Progress, Signals
+from .progress import BYTES, RECORDS, Progress, watching
 
 # ---------------------------------------------------------------------------------------
 # Rewrite by sorted bulk load
@@ -69,17 +69,15 @@ def bulk_copy(ctx, src, dest, only, progress):
         except strata.Error as e:
             raise db_error("listing sub-databases failed", e) from None
     sdbs = [open_subdb(src, name) for name in only]
-    try:
-        dst = strata.DB(dest, create_if_missing=True, error_if_exists=True)
-    except (strata.Error, OSError, ValueError) as e:
-        raise db_error("cannot create the destination", e) from None
-    status = OK
-    try:
-        with Signals() as signals:
-            ctx.signals = signals
+    with watching(ctx) as signals:
+        try:
+            dst = strata.DB(dest, create_if_missing=True, error_if_exists=True)
+        except (strata.Error, OSError, ValueError) as e:
+            raise db_error("cannot create the destination", e) from None
+        status = OK
+        try:
             txn = src.begin()
-            pg = Progress(ctx, progress, ctx.cmd, RECORDS,
-                          extra_name="bytes of keys and values")
+            pg = Progress(ctx, progress, ctx.cmd, RECORDS, extra_name="bytes of keys and values")
             counts = [0, 0]
             try:
                 for name, sdb in zip(only, sdbs):
@@ -97,16 +95,14 @@ def bulk_copy(ctx, src, dest, only, progress):
             finally:
                 pg.end()
                 txn.abort()
-            if signals.received:
-                status = INTERRUPTED
-    except BaseException:
-        dst.close()
-        remove_tree(dest)
-        raise
-    dst.close()  # what the loaders added is synced at their finish
-    if status != OK:
-        remove_tree(dest)
-        raise Interrupted("interrupted; %s was removed" % dest)
+            dst.close()  # what the loaders added is synced at their finish
+        except BaseException:
+            dst.close()
+            remove_tree(dest)
+            raise
+        if status != OK or signals.received:
+            remove_tree(dest)
+            raise Interrupted("interrupted; %s was removed" % dest)
     return OK
 
 
@@ -157,6 +153,14 @@ class _Source:
         return data
 
 
+def _sink(ctx, fd):
+    """The binary stream the tar archive goes to: standard output (ctx.stdout) for
+    descriptor 1, else a duplicate of fd (closed after)."""
+    if fd == 1:
+        return ctx.stdout, False
+    return os.fdopen(os.dup(fd), "wb", buffering=0), True
+
+
 def tar_dir(ctx, folder, top, fd, progress):
     """Writes directory folder (flat: a database has no subdirectory) as entries "top/"
     and "top/FILE" of a POSIX pax archive on descriptor fd. The end-of-archive blocks are
@@ -169,7 +173,7 @@ def tar_dir(ctx, folder, top, fd, progress):
             total += os.stat(os.path.join(folder, name)).st_size
         except OSError:
             pass
-    out = os.fdopen(os.dup(fd), "wb", buffering=0)
+    out, own = _sink(ctx, fd)
     pg = Progress(ctx, progress, ctx.cmd, BYTES, total)
     done = 0
     try:
@@ -207,7 +211,7 @@ def tar_dir(ctx, folder, top, fd, progress):
         pg.done = done
         pg.end()
         try:
-            out.close()
+            out.close() if own else out.flush()
         except OSError:
             pass
     return OK
@@ -230,9 +234,11 @@ def copy_to_fd(ctx, db, dbpath, fd, compact, progress):
         except OSError as e:
             raise Failure("cannot make a temporary directory: %s" % os_error(e)) from None
     try:
-        with Signals() as signals:
-            ctx.signals = signals
-            copy_to(ctx, db, os.path.join(tmp, top), compact, PROGRESS_OFF)
+        with watching(ctx) as signals:
+            try:
+                copy_to(ctx, db, os.path.join(tmp, top), compact, PROGRESS_OFF)
+            except Interrupted as e:
+                ctx.err(e.message)
             status = OK
             if not signals.received:
                 status = tar_dir(ctx, os.path.join(tmp, top), top, fd, progress)
@@ -276,14 +282,16 @@ def _copy_like(ctx, argv, is_copyfd):
     if fd is not None:
         if fd == 1:
             try:
-                ctx.stdout.flush()
-            except (OSError, ValueError):
-                pass
-        try:
-            fcntl.fcntl(fd, fcntl.F_GETFL)
-        except OSError as e:
-            raise UsageError("--out-fd %d: %s" % (fd, os_error(e))) from None
-        if os.isatty(fd):
+                tty = ctx.stdout.isatty()
+            except (AttributeError, ValueError, OSError):
+                tty = False
+        else:
+            try:
+                fcntl.fcntl(fd, fcntl.F_GETFL)
+            except OSError as e:
+                raise UsageError("--out-fd %d: %s" % (fd, os_error(e))) from None
+            tty = os.isatty(fd)
+        if tty:
             raise Failure("not writing a tar archive to a terminal (redirect it to a file or a "
                           "pipe)")
     elif os.path.lexists(dest):
@@ -292,8 +300,7 @@ def _copy_like(ctx, argv, is_copyfd):
     try:
         if fd is not None:
             return copy_to_fd(ctx, db, co.dbpath, fd, compact, co.progress)
-        with Signals() as signals:
-            ctx.signals = signals
+        with watching(ctx) as signals:
             copy_to(ctx, db, dest, compact, co.progress)
             if signals.received:
                 # Interrupted during the checkpoint, which ran to its end.

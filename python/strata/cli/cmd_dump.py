@@ -16,7 +16,7 @@ from .common import (DB, ENV, HELP, INTERRUPTED, OK, PROGRESS, QUIET, READ_ONLY,
                      open_subdb, os_error, parse, take_dbpath)
 from .formats import (MapEstimate, dump_header_mapsize_at, fmt_dump_header, fmt_jsonl_pair,
                       fmt_print)
-from .progress import BYTES, Progress, Signals
+from .progress import BYTES, Progress, watching
 
 BYTEVALUE, PRINT, JSONL, CDBMAKE = "bytevalue", "print", "jsonl", "cdbmake"
 _EXT = {BYTEVALUE: "dump", PRINT: "dump", JSONL: "jsonl", CDBMAKE: "cdbmake"}
@@ -246,8 +246,7 @@ def run_dump(ctx, argv):
 def _dump_all(ctx, db, targets, sdbs, fmt, progress):
     status = OK
     # One snapshot for all of them (a read transaction): the dumps agree with each other.
-    with Signals() as signals:
-        ctx.signals = signals
+    with watching(ctx) as signals:
         try:
             txn = db.begin()
         except strata.Error as e:

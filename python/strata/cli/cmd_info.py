@@ -10,7 +10,7 @@ import strata
 from .common import (DB, ENV, HELP, OK, PROGRESS, QUIET, READ_ONLY, Failure, Interrupted,
                      Output, UsageError, check_operands, db_error, is_main, open_common,
                      open_db, open_subdb, os_error, parse, parse_count, take_dbpath)
-from .progress import BYTES, Progress, Signals
+from .progress import BYTES, Progress, watching
 
 LEVELS = 7
 # Up to this many bytes of tables the entries are counted exactly; beyond it counting
@@ -207,8 +207,7 @@ def run_warm(ctx, argv):
     files = 0
     buf = bytearray(1 << 20)
     view = memoryview(buf)
-    with Signals() as signals:
-        ctx.signals = signals
+    with watching(ctx) as signals:
         pg = Progress(ctx, co.progress, "warm", BYTES, total)
         t0 = time.monotonic()
         try:
@@ -410,8 +409,7 @@ def run_watch(ctx, argv):
         out = Output(ctx)
         w = _Watch(db, path)
         ring = []  # the last window + 1 samples
-        with Signals() as signals:
-            ctx.signals = signals
+        with watching(ctx) as signals:
             if csv:
                 out.write(_csv_header().encode())
             n = 0

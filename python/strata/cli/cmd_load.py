@@ -19,7 +19,7 @@ from .common import (DB, ENV, HELP, OK, PROGRESS, PROGRESS_OFF, QUIET,
                      open_db, open_subdb, os_error, parse, parse_count, remove_tree,
                      subdb_exists, take_dbpath)
 from .formats import CDBMAKE, DETECT, JSONL, PLAIN, DumpError, DumpReader
-from .progress import BYTES, Progress, Signals
+from .progress import BYTES, Progress, watching
 
 _U32 = 0xFFFFFFFF
 
@@ -278,8 +278,7 @@ def _run_inputs(run, inputs):
     """Loads the (name, path) inputs in order, then reports."""
     ctx = run.ctx
     try:
-        with Signals() as signals:
-            ctx.signals = signals
+        with watching(ctx) as signals:
             pg = Progress(ctx, run.progress, ctx.cmd, BYTES, extra_name="records")
             try:
                 for name, path in inputs:
@@ -386,11 +385,14 @@ def _inputs_of_dir(folder):
                    key=os.fsencode)
     inputs = []
     for n in files:
-        name = decode_stem(n[:n.rfind(".")])
+        stem = n[:n.rfind(".")]
+        name = decode_stem(stem)
         path = "%s/%s" % (folder, n)
         if name is None:
             raise UsageError("%s: not a file name dump -a writes" % path)
-        name = None if name == "main" else name
+        # The stem "main" is the main database; "%6Dain" (decoded to "main") is the
+        # sub-database of that name.
+        name = None if stem == "main" else name
         for other, _ in inputs:
             if (is_main(other) and is_main(name)) or (name is not None and other == name):
                 raise UsageError("%s: a second file for database '%s'" % (path, name or "main"))

@@ -20,6 +20,7 @@ engine.
 Not thread-safe: one thread updates a progress line (the ticker's thread only redraws).
 """
 
+import contextlib
 import signal
 import threading
 
@@ -156,6 +157,7 @@ class Signals:
 
     def __init__(self):
         self.received = 0
+        self.active = False
         self._old = {}
 
     def _on_signal(self, signum, frame):
@@ -165,6 +167,7 @@ class Signals:
             signal.signal(sig, signal.SIG_DFL)
 
     def __enter__(self):
+        self.active = True
         if threading.current_thread() is not threading.main_thread():
             return self
         for sig in self.SIGNALS:
@@ -180,4 +183,19 @@ class Signals:
         for sig, old in self._old.items():
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
         self._old = {}
+        self.active = False
         return False
+
+
+@contextlib.contextmanager
+def watching(ctx):
+    """Signals() for the command of ctx (a common.Context), as ctx.signals: a command
+    that is already watching (copy's tar stream around its checkpoint) keeps its watch,
+    so a signal is seen by every level. ctx.signals stays set afterwards, so what was
+    received can still be asked."""
+    if ctx.signals is not None and ctx.signals.active:
+        yield ctx.signals
+        return
+    with Signals() as signals:
+        ctx.signals = signals
+        yield signals
