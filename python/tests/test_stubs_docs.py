@@ -10,6 +10,7 @@ import tempfile
 import pytest
 
 import strata
+import strata.cli
 import strata.plyvel
 
 try:
@@ -17,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover
     pass
 
-MODULES = ["strata", "strata.plyvel", "strata.lmdb"]
+MODULES = ["strata", "strata.plyvel", "strata.lmdb", "strata.cli"]
 
 
 @pytest.mark.skipif(os.environ.get("STRATA_TEST_SCALE") == "asan",
@@ -58,7 +59,7 @@ def test_stubtest():
 
 def public_callables():
     seen = set()
-    for mod in (strata, strata.plyvel, strata.plyvel._plyvel, strata.lmdb):
+    for mod in (strata, strata.plyvel, strata.plyvel._plyvel, strata.lmdb, strata.cli):
         for name in getattr(mod, "__all__", dir(mod)):
             if name.startswith("_"):
                 continue

@@ -13,6 +13,7 @@ so a DEST that exists afterwards is complete.
 """
 
 import fcntl
+import itertools
 import os
 import tarfile
 import tempfile
@@ -34,22 +35,30 @@ from .progress import BYTES, RECORDS, Progress, watching
 def _load_one(ctx, txn, sdb, loader, pg, counts):
     """Bulk-loads one database of the source, as of txn's snapshot. counts is [records,
     bytes of keys and values] so far."""
-    records, nbytes = counts
     signals = ctx.signals
     add = loader.add
+    it = txn.iterator(db=sdb, fill_cache=False)
     try:
-        for k, v in txn.iterator(db=sdb, fill_cache=False):
+        while True:
             if signals.received:
                 return INTERRUPTED
-            add(k, v)
-            records += 1
-            nbytes += len(k) + len(v)
-            pg.set(records, nbytes)
+            try:
+                pairs = list(itertools.islice(it, 1024))
+            except strata.Error as e:
+                pg.clear()
+                raise db_error("reading the source failed", e) from None
+            if not pairs:
+                break
+            for k, v in pairs:
+                add(k, v)
+            counts[0] += len(pairs)
+            counts[1] += sum([len(k) + len(v) for k, v in pairs])
+            pg.update(counts[0], counts[1])
     except strata.Error as e:
         pg.clear()
         raise db_error("bulk load failed", e) from None
     finally:
-        counts[0], counts[1] = records, nbytes
+        it.close()
     try:
         loader.finish()
     except strata.Error as e:

@@ -6,6 +6,7 @@ load and restore read them back."""
 import binascii
 import fcntl
 import io
+import itertools
 import os
 import stat as _stat
 
@@ -64,11 +65,15 @@ def _prepass_mapsize(ctx, txn, sdb):
     """The map size mdb_load needs, by a first pass over the same snapshot (for an output
     that cannot be rewritten in place, such as a pipe)."""
     est = MapEstimate()
-    add = est.add
-    for k, v in txn.iterator(db=sdb, fill_cache=False):
-        if ctx.interrupted():
-            break
-        add(len(k), len(v))
+    it = txn.iterator(db=sdb, fill_cache=False)
+    try:
+        while not ctx.interrupted():
+            pairs = list(itertools.islice(it, 1024))
+            if not pairs:
+                break
+            est.add_pairs(pairs)
+    finally:
+        it.close()
     return est.size()
 
 
@@ -121,48 +126,52 @@ def _dump_target(ctx, txn, sdb, t, fmt, pg, counts):
         raise
 
 
-def _dump_pairs(ctx, txn, sdb, fmt, out, est, pg, counts):
-    """The data lines of one database, in key order. counts is [bytes, records], the
-    totals so far across targets."""
+def _encoder(fmt, est):
+    """A function turning a list of (key, value) pairs into their data lines (and adding
+    them to the map size estimate of the mdb formats)."""
     hexl = binascii.hexlify
-    add = est.add
+    if fmt == CDBMAKE:
+        return lambda pairs: b"".join([b"+%d,%d:%s->%s\n" % (len(k), len(v), k, v)
+                                       for k, v in pairs])
+    if fmt == JSONL:
+        return lambda pairs: b"".join([fmt_jsonl_pair(k, v) for k, v in pairs])
+    # Each line starts with one space: the format's mark of a data line.
+    if fmt == BYTEVALUE:
+        def lines(pairs):
+            est.add_pairs(pairs)
+            return b"".join([b" %s\n %s\n" % (hexl(k), hexl(v)) for k, v in pairs])
+    else:
+        def lines(pairs):
+            est.add_pairs(pairs)
+            return b"".join([b" %s\n %s\n" % (fmt_print(k), fmt_print(v)) for k, v in pairs])
+    return lines
+
+
+def _dump_pairs(ctx, txn, sdb, fmt, out, est, pg, counts):
+    """The data lines of one database, in key order, 1024 pairs at a time (a signal is
+    seen between two such steps). counts is [bytes, records], the totals so far across
+    targets."""
+    encode = _encoder(fmt, est)
     signals = ctx.signals
-    nbytes, records = counts
-    lines = []
-    size = 0
+    it = txn.iterator(db=sdb, fill_cache=False)
     try:
-        for k, v in txn.iterator(db=sdb, fill_cache=False):
-            if signals.received:
+        while not signals.received:
+            pairs = list(itertools.islice(it, 1024))
+            if not pairs:
                 break
-            if fmt == CDBMAKE:
-                line = b"+%d,%d:%s->%s\n" % (len(k), len(v), k, v)
-            elif fmt == BYTEVALUE:
-                add(len(k), len(v))
-                line = b" " + hexl(k) + b"\n " + hexl(v) + b"\n"
-            elif fmt == PRINT:
-                add(len(k), len(v))
-                line = b" " + fmt_print(k) + b"\n " + fmt_print(v) + b"\n"
-            else:
-                line = fmt_jsonl_pair(k, v)
-            lines.append(line)
-            size += len(line)
-            records += 1
-            pg.set(nbytes + size, records)
-            if len(lines) >= 1024:
-                ok = out.write(b"".join(lines))
-                lines = []
-                if not ok:
-                    break
-        out.write(b"".join(lines))
+            data = encode(pairs)
+            counts[0] += len(data)
+            counts[1] += len(pairs)
+            pg.update(counts[0], counts[1])
+            if not out.write(data):
+                break
     except strata.Error as e:
         # No end line is written, so a load of this output fails instead of silently
         # taking a partial dump for a whole one.
-        out.write(b"".join(lines))
         pg.clear()
         raise db_error("dump stopped", e) from None
     finally:
-        counts[0] = nbytes + size
-        counts[1] = records
+        it.close()
     return OK
 
 

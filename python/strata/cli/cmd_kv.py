@@ -1,6 +1,8 @@
 """get, put, delete, edit and scan: the commands on single keys and key ranges (the C
 tool's cmd_kv.c, cmd_edit.c and cmd_scan.c; their manuals are in strata.cli.manual)."""
 
+import itertools
+
 import strata
 
 from .common import (DB, ENV, FAIL, HELP, OK, READ_ONLY, Failure, Output, UsageError,
@@ -293,23 +295,22 @@ def run_scan(ctx, argv):
             out.finish()
             return OK
         enc = fmt_hex if hexadecimal else fmt_scan
+        left = limit
         try:
-            it = target.iterator(reverse=reverse, start=lo, stop=hi, include_value=not keys_only)
-            lines = []
-            printed = 0
-            for item in it:
-                if keys_only:
-                    lines.append(enc(item) + b"\n")
-                else:
-                    lines.append(enc(item[0]) + b"\t" + enc(item[1]) + b"\n")
-                printed += 1
-                if limit is not None and printed >= limit:
-                    break
-                if len(lines) >= 512:
-                    if not out.write(b"".join(lines)):
+            with target.iterator(reverse=reverse, start=lo, stop=hi,
+                                 include_value=not keys_only) as it:
+                while left is None or left > 0:
+                    items = list(itertools.islice(it, 1024 if left is None else min(left, 1024)))
+                    if not items:
                         break
-                    lines = []
-            out.write(b"".join(lines))
+                    if left is not None:
+                        left -= len(items)
+                    if keys_only:
+                        data = b"".join([enc(k) + b"\n" for k in items])
+                    else:
+                        data = b"".join([enc(k) + b"\t" + enc(v) + b"\n" for k, v in items])
+                    if not out.write(data):
+                        break
         except strata.Error as e:
             out.flush()
             raise db_error("scan stopped", e) from None

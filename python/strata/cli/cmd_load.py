@@ -205,21 +205,30 @@ def _load_input(run, name, path, pg):
         before, batches_before = run.applied, run.batches
         signals = ctx.signals
         try:
+            put = sink.put
             while True:
                 if signals.received:
                     return  # the pending pairs and an unfinished bulk load are dropped
-                pair = reader.next()
-                if pair is None:
+                pairs = reader.read_pairs()
+                if not pairs:
                     break
-                run.pairs += 1
-                pg.set(base + reader.offset, run.pairs)
+                run.pairs += len(pairs)
+                if len(pairs) > 1:
+                    pg.update(base + reader.offset, run.pairs)
+                else:
+                    pg.set(base + reader.offset, run.pairs)
                 if have_target:
-                    sink.put(pair[0], pair[1])
+                    for key, value in pairs:
+                        put(key, value)
                     continue
-                pending.append(pair)
-                if run.batch_size and len(pending) >= run.batch_size:
-                    _start_target(run, name, reader, sink, pending)
-                    have_target = True
+                for i, pair in enumerate(pairs):
+                    pending.append(pair)
+                    if run.batch_size and len(pending) >= run.batch_size:
+                        _start_target(run, name, reader, sink, pending)
+                        have_target = True
+                        for key, value in pairs[i + 1:]:
+                            put(key, value)
+                        break
             # The end; an empty input still creates the database (and sub-database).
             if not have_target:
                 _start_target(run, name, reader, sink, pending)

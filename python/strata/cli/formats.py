@@ -73,10 +73,15 @@ def fmt_scan(b):
     return _ESCAPED.sub(lambda m: _SCAN_ESC[m.group()[0]], b)
 
 
+_JSON_PLAIN = re.compile(rb"[\x20\x21\x23-\x5b\x5d-\x7e]*\Z")  # printable ASCII, no " or \\
+
+
 def _json_string(b):
     """The JSON string of b, or None when b is not valid UTF-8 (Python's strict decoder
     refuses overlong forms, surrogates and code points above U+10FFFF, as the C tool's
     utf8_valid does)."""
+    if _JSON_PLAIN.match(b):
+        return b'"' + b + b'"'
     try:
         s = b.decode("utf-8")
     except UnicodeDecodeError:
@@ -147,6 +152,20 @@ class MapEstimate:
             self.overflow += (vlen + _PAGEHDR + _PSIZE - 1) // _PSIZE * _PSIZE
         else:
             self.leaf += ((node + 1) & ~1) + 2
+
+    def add_pairs(self, pairs):
+        """add() for each (key, value) of pairs."""
+        leaf, overflow = self.leaf, self.overflow
+        for k, v in pairs:
+            kl = len(k)
+            vl = len(v)
+            node = _NODEHDR + kl + vl
+            if node > _NODEMAX:
+                leaf += ((_NODEHDR + kl + 8 + 1) & ~1) + 2
+                overflow += (vl + _PAGEHDR + _PSIZE - 1) // _PSIZE * _PSIZE
+            else:
+                leaf += ((node + 1) & ~1) + 2
+        self.leaf, self.overflow = leaf, overflow
 
     def size(self):
         need = 2 * self.leaf + self.overflow
@@ -652,6 +671,42 @@ class DumpReader:
         return key, value
 
     # ---- the pairs ----
+
+    def _cdbmake_run(self, limit):
+        """Up to limit whole records already in the read-ahead buffer, sliced out in one
+        loop (the common case of a long cdbmake input)."""
+        out = []
+        buf, pos = self._buf, self._pos
+        size = len(buf)
+        match = self._CDB_HEAD.match
+        while len(out) < limit:
+            m = match(buf, pos)
+            if m is None:
+                break
+            klen, dlen = int(m.group(1)), int(m.group(2))
+            at = m.end()
+            end = at + klen + 2 + dlen + 1
+            if (klen > _U32 or dlen > _U32 or end > size or buf[at + klen:at + klen + 2] != b"->"
+                    or buf[end - 1] != 0x0A):
+                break
+            out.append((buf[at:at + klen], buf[at + klen + 2:end - 1]))
+            pos = end
+        self.offset += pos - self._pos
+        self.lineno += len(out)
+        self._pos = pos
+        return out
+
+    def read_pairs(self, limit=256):
+        """The next pairs, as a list of (key, value): up to limit of them from cdbmake input
+        already read ahead, else one; an empty list at the clean end of the input. Never
+        waits for more input than the next pair needs. Raises as next() does (a malformed
+        record is always met by next(), after the good ones before it are returned)."""
+        if self.mode == CDBMAKE and self.state != _END:
+            pairs = self._cdbmake_run(limit)
+            if pairs:
+                return pairs
+        pair = self.next()
+        return [pair] if pair is not None else []
 
     def next(self):
         """The next pair (key, value), or None at the clean end of the input."""
