@@ -79,7 +79,7 @@ class _Sink:
         run = self.run
         self.sdb = sdb
         self.batch = run.db.write_batch(sync=run.sync)
-        if bulk and _empty(run.db, sdb):
+        if bulk and "loader" in strata.FEATURES and _empty(run.db, sdb):
             try:
                 self.loader = run.db.loader(db=sdb)
             except strata.Error as e:
