@@ -189,6 +189,7 @@ def test_dump_formats_are_the_c_tools(sample, work, fmt):
         # to a pipe (the mapsize= line computed by a first pass) ...
         r = both("dump", *fmt, "-d", name, sample)
         assert r.rc == 0 and r.err == ""
+        assert py("dump", "-r", "-q", *fmt, "-e", sample, "--db", name) == r
         # ... and to a file (the mapsize= line filled in at the end, zero-padded)
         assert py("dump", *fmt, "-d", name, "-f", "p.out", sample).rc == 0
         assert c("dump", *fmt, "-d", name, "-f", "c.out", sample).rc == 0
@@ -285,7 +286,9 @@ def test_writes_leave_the_same_databases(work):
     steps = [
         ["put", "{db}", "k", "v"], ["put", "-x", "{db}", "00ff", "0a00"],
         ["put", "--sync", "-d", "s", "{db}", "a", "b"], ["put", "{db}", "--", "-dash", "-v"],
-        ["delete", "{db}", "k"], ["delete", "{db}", "nothing"],
+        ["delete", "{db}", "k"], ["delete", "{db}", "nothing"], ["delete", "-x", "{db}", "00ff"],
+        ["put", "-e", "{db}", "-x", "--", "2d", "00"], ["delete", "-e", "{db}", "--sync", "-d", "s",
+                                                       "zz"],
         ["delete", "-d", "nosuch", "{db}", "k"],
         ["edit", "{db}", "--set", "a=1", "--set", "b=x=y", "--set-file", "f=file",
          "--add", "c=3", "--delete", "zz"],
@@ -471,7 +474,8 @@ def test_copy_compact_and_rewrite_hold_every_database(sample, work):
     want = contents(sample)
     for args in (["copy", sample, "c1"], ["copy", "--compact", sample, "c2"],
                  ["copy", "-r", "-q", sample, "c3"], ["rewrite", sample, "r1"],
-                 ["rewrite", "-E", "r2", "-q", sample], ["rewrite", sample, "r3", "sub", ":main:"]):
+                 ["rewrite", "-E", "r2", "-q", "-r", sample],
+                 ["rewrite", sample, "r3", "sub", ":main:"]):
         r = py(*args)
         assert (r.rc, r.out, r.err) == (0, b"", ""), args
     for d in ("c1", "c2", "c3", "r1", "r2"):
