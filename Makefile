@@ -2,8 +2,9 @@
 #   make demo   - install what is missing, build, run the main job (and the Python package's demo)
 #   make test   - install what is missing, build, run every test (plain and ASan+UBSan builds,
 #                 and the Python package's tests: installed into a venv, and under ASan)
-# Other targets: build, asan, bench (side-by-side benchmark), install, clean; python (the
-# Python package pip-installed into $(VENV)), test-python, test-python-asan, bench-python.
+# Other targets: build, asan, bench (side-by-side benchmark), bench-server (strata-server beside
+# redis-server), install, clean; python (the Python package pip-installed into $(VENV)),
+# test-python, test-python-asan, bench-python.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -16,7 +17,7 @@ PYTHON     ?= /usr/bin/python3
 VENV       ?= $(BUILD)/venv
 PY_ASAN    ?= $(ASAN_BUILD)/python
 
-.PHONY: all deps build asan test test-plain test-asan demo bench install clean \
+.PHONY: all deps build asan test test-plain test-asan demo bench bench-server install clean \
 	python test-python python-asan test-python-asan bench-python
 
 all: build
@@ -73,6 +74,12 @@ bench: build
 	$(BUILD)/bench/strata-bench --engines strata-ldbc,strata,leveldb,rocksdb --repeat 3 --threads 2 \
 		--json $(BUILD)/bench-results/results.json \
 		--plot $(BUILD)/bench-results/ratios.png | tee $(BUILD)/bench-results/results.txt
+
+# strata-server beside Debian's redis-server in matching durability modes, interleaved
+# (redis-benchmark -t set,get,incr,mset -n 200000 -r 1000000 -c 50, and -P 16); the table of
+# ratios lands in $(BUILD)/bench-server/results.txt. See bench/server_bench.sh (BIG=1, ROUNDS=3).
+bench-server: build
+	sh bench/server_bench.sh $(BUILD)
 
 # The Python benchmark: strata, Debian's python3-plyvel and python3-lmdb, and sqlite3,
 # interleaved; a table (results.md) and a chart (ratios.png).

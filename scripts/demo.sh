@@ -17,9 +17,13 @@
 #   4. prints 'strata stat';
 #   5. reopens the database after updates, and after a load killed with
 #      SIGKILL part way, and checks that what recovery finds is exact: the
-#      updates, and whole batches of the killed load (none torn).
+#      updates, and whole batches of the killed load (none torn);
+#   6. serves the database with strata-server on loopback, reads it with
+#      redis-cli (point reads, ordered range scans), writes over the
+#      network, stops the server and opens the same files embedded again.
 # Prints a summary with counts and timings. Exits 1 if any check fails.
-# Needs only /bin/sh, coreutils, mawk/awk, sed, grep and apt's apt-helper.
+# Needs only /bin/sh, coreutils, mawk/awk, sed, grep, apt's apt-helper, and
+# redis-cli (redis-tools) for part 6.
 # STRATA_DEMO_APT_LISTS=DIR reads the apt indexes from DIR instead (an
 # empty DIR shows the /var/lib/dpkg/status fallback).
 
@@ -346,6 +350,90 @@ fi
 "$S" put "$W/crashdb" after-crash ok >/dev/null 2>&1
 expect "writable after recovery" "$("$S" get "$W/crashdb" after-crash 2>&1)" ok
 
+# ---- 7. the same database over the Redis protocol -------------------------
+
+section "Serving the database with strata-server (Redis protocol), then embedded again"
+# strata-server (built beside the strata tool) serves $DB on loopback;
+# redis-cli (Debian's redis-tools) reads it: a point read, a few thousand
+# reads through one connection, an ordered range scan each way; a write goes
+# in over the network; SHUTDOWN closes the database and the strata tool opens
+# the same files again.
+SRV=$(dirname "$S")/strata-server
+SERVE_MS="-"
+if [ ! -x "$SRV" ] || ! command -v redis-cli >/dev/null 2>&1; then
+  fail "strata-server ($SRV) or redis-cli missing (make build; sh scripts/install-deps.sh)"
+else
+  PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 6391)
+  "$SRV" --dir "$DB" --port "$PORT" --bind 127.0.0.1 --logfile "$W/server.log" &
+  SPID=$!
+  i=0
+  while [ $i -lt 100 ] && ! redis-cli -p "$PORT" ping >/dev/null 2>&1; do
+    kill -0 $SPID 2>/dev/null || break
+    sleep 0.1
+    i=$((i + 1))
+  done
+  if ! redis-cli -p "$PORT" ping >/dev/null 2>&1; then
+    fail "strata-server did not start on port $PORT"
+    sed 's/^/       /' "$W/server.log"
+  else
+    echo "  strata-server pid $SPID serving $DB on 127.0.0.1:$PORT"
+    # A point read: a word still present after the deletions above.
+    w=$(grep '^word/' "$W/keys.want" | grep -v '\\' | tail -n 1 | sed 's|^word/||')
+    v=$(redis-cli -p "$PORT" GET "word/$w")
+    expect "redis-cli GET word/$w is its line number" "$(sed -n "${v:-0}p" "$WORDS")" "$w"
+    # Thousands of reads through one connection (redis-cli reads commands from stdin).
+    # Sampled words that are still present (not deleted above), quoting-free.
+    grep '^word/' "$W/sample" | grep -v '[\\" ]' | grep -v "'" | grep -vxFf "$W/del" |
+      tail -n 2000 >"$W/serve.keys"
+    NSERVE=$(wc -l <"$W/serve.keys")
+    sed 's/^/GET /' "$W/serve.keys" >"$W/serve.cmds"
+    t0=$(now)
+    redis-cli -p "$PORT" <"$W/serve.cmds" >"$W/serve.out"
+    t1=$(now)
+    SERVE_MS=$(per_us "$NSERVE" $t0 $t1)
+    awk -F'\t' 'NR == FNR { v[$1] = $2; next } { print v[$0] }' "$W/all" "$W/serve.keys" \
+      >"$W/serve.want"
+    if cmp -s "$W/serve.want" "$W/serve.out"; then
+      pass "$NSERVE GETs through one redis-cli connection (a round trip each): values equal the scan's, $SERVE_MS us each"
+    else
+      fail "GETs through redis-cli differ from the values scanned before"
+    fi
+    # Ordered range scans, which Redis lacks (Pika's PKSCANRANGE syntax).
+    redis-cli -p "$PORT" PKSCANRANGE string pkg/lib "$(printf 'pkg/lib\377')" LIMIT 10 \
+      >"$W/range.out"
+    sed -n '2,$p' "$W/range.out" >"$W/range.keys"
+    grep '^pkg/lib' "$W/keys.want" | head -n 10 >"$W/range.want"
+    if cmp -s "$W/range.keys" "$W/range.want"; then
+      pass "PKSCANRANGE string pkg/lib .. pkg/lib\\xff LIMIT 10: the first 10 lib* packages, in order"
+      sed 's/^/         /' "$W/range.keys" | head -n 3
+      echo "         ... next key: $(sed -n 1p "$W/range.out")"
+    else
+      fail "PKSCANRANGE differs from the expected first 10 pkg/lib keys"
+    fi
+    redis-cli -p "$PORT" PKRSCANRANGE string "$(printf 'word/\377')" word/ LIMIT 10 |
+      sed -n '2,$p' >"$W/rrange.keys"
+    grep '^word/' "$W/keys.raw" | sort -u | tail -n 10 | tac >"$W/rrange.want"
+    if cmp -s "$W/rrange.keys" "$W/rrange.want"; then
+      pass "PKRSCANRANGE string word/\\xff .. word/ LIMIT 10: the last 10 words, backwards"
+    else
+      fail "PKRSCANRANGE differs from the last 10 words"
+    fi
+    expect "SET over the network" "$(redis-cli -p "$PORT" SET demo/served 'written over RESP')" OK
+    redis-cli -p "$PORT" SHUTDOWN >/dev/null 2>&1
+    wait $SPID
+    expect "strata-server exit status after SHUTDOWN" $? 0
+    expect "the same files opened embedded: strata get demo/served" \
+      "$("$S" get "$DB" demo/served 2>&1)" "written over RESP"
+    "$S" scan --prefix pkg/lib --limit 10 --keys-only "$DB" >"$W/range.embedded"
+    if cmp -s "$W/range.embedded" "$W/range.keys"; then
+      pass "strata scan --prefix pkg/lib --limit 10 equals the server's PKSCANRANGE"
+    else
+      fail "the embedded scan differs from the server's range"
+    fi
+  fi
+  kill $SPID 2>/dev/null
+fi
+
 # ---- summary ---------------------------------------------------------------
 
 section "Summary"
@@ -354,6 +442,7 @@ echo "  import:       $LOAD_MS ms, $LOAD_RATE records/s; compaction after it: $C
 echo "  lookups:      $GETF_US us each in one process; $PROC_MS ms per 'strata get' process"
 echo "  writes:       $WRITE_MS ms per 'strata put'/'strata delete' process"
 echo "  full scan:    $SCAN_RATE entries/s (keys and values)"
+echo "  served:       $SERVE_MS us per GET round trip through strata-server and redis-cli"
 echo "  database:     $(du -sk "$DB" | cut -f1) KiB on disk"
 if [ $failures -eq 0 ]; then
   echo "  result:       all checks passed"

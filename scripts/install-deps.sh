@@ -8,6 +8,10 @@ PKGS="gcc make cmake pkg-config libsnappy-dev libzstd-dev libcmocka-dev liblevel
   python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-pytest\
   python3-hypothesis python3-numpy python3-plyvel python3-lmdb mypy\
   man-db libarchive-dev python3-tqdm $*"
+# strata-server: libevent and OpenSSL to build it; redis-server (the conformance oracle and the
+# benchmark's peer), redis-tools (redis-cli, redis-benchmark), nutcracker (twemproxy),
+# python3-redis (redis-py) and openssl (test certificates) to test it.
+PKGS="$PKGS libevent-dev libssl-dev openssl redis-server redis-tools nutcracker python3-redis"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -296,6 +296,8 @@ static int switch_memtable(strata_db *db) {
   db->log = log;
   db->logfile_number = number;
   db->imm = db->mem;
+  /* Every later write goes here (we are the queue head). */
+  st_memtable_set_first_sequence(mem, db->vs.last_sequence + 1);
   db->mem = mem;
   /* Before mu is released, so no write reaches the new memtable before
    * readers are told to look there. */
@@ -721,7 +723,18 @@ int strata_get_in(strata_db *db, strata_subdb *sdb, const strata_read_options *r
 const strata_snapshot *strata_snapshot_get(strata_db *db) {
   if (!db) return NULL;
   strata_snapshot *s = malloc(sizeof *s);
-  if (!s) return NULL;
+  if (s) st_db_snapshot_take(db, s);
+  return s;
+}
+
+void strata_snapshot_release(strata_db *db, const strata_snapshot *snap) {
+  if (!db || !snap) return;
+  strata_snapshot *s = (strata_snapshot *)snap;
+  st_db_snapshot_drop(db, s);
+  free(s);
+}
+
+void st_db_snapshot_take(strata_db *db, strata_snapshot *s) {
   pthread_mutex_lock(&db->mu);
   s->sequence = db->vs.last_sequence;
   s->sv = NULL;
@@ -731,18 +744,14 @@ const strata_snapshot *strata_snapshot_get(strata_db *db) {
   s->next->prev = s;
   pthread_mutex_unlock(&db->mu);
   if (db->ro) st_ro_snapshot_pin(db, s); /* read-only: keeps its state */
-  return s;
 }
 
-void strata_snapshot_release(strata_db *db, const strata_snapshot *snap) {
-  if (!db || !snap) return;
-  strata_snapshot *s = (strata_snapshot *)snap;
+void st_db_snapshot_drop(strata_db *db, strata_snapshot *s) {
   pthread_mutex_lock(&db->mu);
   s->prev->next = s->next;
   s->next->prev = s->prev;
   pthread_mutex_unlock(&db->mu);
   if (db->ro) st_ro_snapshot_unpin(db, s); /* read-only */
-  free(s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1171,7 +1180,10 @@ int strata_open(const char *path, const strata_options *opt, strata_db **dbp) {
   }
   if (!rc && !db->mem) {
     db->mem = st_memtable_new(db->ucmp);
-    if (!db->mem) rc = st_err(STRATA_ENOMEM, "memtable");
+    if (!db->mem)
+      rc = st_err(STRATA_ENOMEM, "memtable");
+    else /* recovery is over: every write from now on goes here */
+      st_memtable_set_first_sequence(db->mem, db->vs.last_sequence + 1);
   }
   st_superversion *sv = NULL;
   if (!rc) {

@@ -160,6 +160,12 @@ void st_db_log(strata_db *db, const char *fmt, ...) ST_PRINTF(2, 3);
  * (an iterator), take a reference with st_sv_ref first. */
 st_superversion *st_db_sv_get(strata_db *db, const strata_read_options *ropt, uint64_t *seq);
 void st_db_sv_put(strata_db *db, st_superversion *sv);
+/* strata_snapshot_get/release on a snapshot the caller allocates (a read
+ * transaction embeds its own: one allocation instead of two). take fills s
+ * and links it into db's list; drop unlinks it; the memory stays the
+ * caller's. Thread-safe (mu taken inside; REQUIRE: mu not held). */
+void st_db_snapshot_take(strata_db *db, strata_snapshot *s);
+void st_db_snapshot_drop(strata_db *db, strata_snapshot *s);
 /* Installs fresh (from st_sv_new) as the superversion of db->mem, db->imm
  * and db->vs.current. Call whenever one of them changes. REQUIRE: mu held. */
 void st_db_install_sv(strata_db *db, st_superversion *fresh);

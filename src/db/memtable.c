@@ -61,6 +61,7 @@ struct st_memtable {
    * linked after these with one comparison instead of a search. Writer
    * only, like rnd. */
   mt_node *tail[MAX_HEIGHT];
+  uint64_t first_seq; /* see st_memtable_set_first_sequence; 0: unknown */
   st_arena arena;
 };
 
@@ -154,6 +155,7 @@ st_memtable *st_memtable_new(const st_comparator *ucmp) {
   st_memtable *m = malloc(sizeof *m);
   if (!m) goto oom;
   m->ucmp = ucmp;
+  m->first_seq = 0;
   atomic_init(&m->refs, 1);
   atomic_init(&m->max_height, 1);
   atomic_init(&m->count, 0);
@@ -287,6 +289,10 @@ static inline int lookup(st_memtable *m, st_slice key, uint64_t seq, st_buf *val
 int st_memtable_get(st_memtable *m, st_slice key, uint64_t seq, st_buf *val) {
   return lookup(m, key, seq, val, NULL);
 }
+
+void st_memtable_set_first_sequence(st_memtable *m, uint64_t seq) { m->first_seq = seq; }
+
+uint64_t st_memtable_first_sequence(const st_memtable *m) { return m->first_seq; }
 
 int st_memtable_newest(st_memtable *m, st_slice key, uint64_t *seq) {
   return lookup(m, key, ST_MAX_SEQUENCE, NULL, seq);

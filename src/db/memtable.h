@@ -50,6 +50,15 @@ int st_memtable_get(st_memtable *m, st_slice key, uint64_t seq, st_buf *val);
  * transaction's commit check. Lock-free like get. Errors: STRATA_ENOMEM. */
 int st_memtable_newest(st_memtable *m, st_slice key, uint64_t *seq);
 
+/* The smallest sequence number the table may hold: every write with a
+ * sequence number at or above it went into this table or a newer one. Set
+ * by the database when the table becomes the one writes go to (the last
+ * sequence number + 1); 0, the default, means unknown (a table filled by
+ * recovery). A transaction's commit check uses it to skip the sorted tables
+ * for a key no memtable holds. Set before the table is published. */
+void st_memtable_set_first_sequence(st_memtable *m, uint64_t seq);
+uint64_t st_memtable_first_sequence(const st_memtable *m);
+
 /* An iterator over internal keys (values as stored), lock-free like get:
  * it sees entries added after its creation if it reaches them. seek()
  * takes an internal key (user key + 8-byte tag); prev() is a search from

@@ -291,6 +291,34 @@ static void test_conflicts(void **state) {
   put(NULL, "x", "again");
   assert_int_equal(strata_txn_commit(t), STRATA_ECONFLICT);
   strata_txn_destroy(t);
+
+  /* Write-only: the key's change after S was flushed to a table before the
+   * commit, so the check must search the tables (the memtables no longer
+   * hold every write after S). */
+  t = begin(1);
+  tput(t, NULL, "w", "mine");
+  put(NULL, "w", "theirs");
+  assert_int_equal(strata_compact_range(db, NULL, 0, NULL, 0), 0);
+  assert_int_equal(strata_txn_commit(t), STRATA_ECONFLICT);
+  strata_txn_destroy(t);
+  assert_string_equal(dbget(NULL, "w"), "theirs");
+
+  /* A key only in a table from before S, later writes only in the
+   * memtable: the memtables hold every write after S, and none is to x. */
+  assert_int_equal(strata_compact_range(db, NULL, 0, NULL, 0), 0);
+  t = begin(1);
+  put(NULL, "unrelated", "1");
+  tput(t, NULL, "x", "4");
+  assert_int_equal(strata_txn_commit(t), 0);
+  strata_txn_destroy(t);
+  assert_string_equal(dbget(NULL, "x"), "4");
+  /* ...and a change to x in the memtable is still a conflict. */
+  t = begin(1);
+  tput(t, NULL, "x", "5");
+  put(NULL, "x", "6");
+  assert_int_equal(strata_txn_commit(t), STRATA_ECONFLICT);
+  strata_txn_destroy(t);
+  assert_string_equal(dbget(NULL, "x"), "6");
 }
 
 static void test_subdbs_in_txn(void **state) {

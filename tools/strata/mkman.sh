@@ -1,11 +1,12 @@
 #!/bin/sh
-# mkman.sh - builds the manual page strata(1) from its template and the
-# tool's own help texts, so the page and --help never disagree.
+# mkman.sh - builds the manual pages strata(1) and strata-server(1) from their
+# templates and the programs' own help texts, so a page and --help never
+# disagree (strata-server has no @COMMANDS@).
 #
-# usage: sh mkman.sh STRATA_BINARY TEMPLATE > strata.1
+# usage: sh mkman.sh PROGRAM TEMPLATE > PAGE.1
 #
 # The template is roff (man macros) with two marker lines:
-#   @USAGE@     replaced by 'strata --help', preformatted
+#   @USAGE@     replaced by 'PROGRAM --help', preformatted
 #   @COMMANDS@  replaced by one .SS section per command, holding its
 #               'strata <command> --help' text, preformatted
 # Help text is escaped for roff: a backslash becomes \e, and a line that
