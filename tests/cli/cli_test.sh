@@ -1077,6 +1077,12 @@ group_copy() {
 
 # Needs cli_writer (CLI_WRITER) and, for the LevelDB check, ldb_tool
 # (LDB_TOOL), both passed in the environment by cli.cmake.
+# last_acked FILE: the number of cli_writer's last complete "acked N" line
+# (the file may end in a line the writer is still writing).
+last_acked() {
+  sed -n 's/^acked \([0-9][0-9]*\)$/\1/p' "$1" | tail -1
+}
+
 group_hotcopy() {
   if [ -z "$CLI_WRITER" ] || [ ! -x "$CLI_WRITER" ]; then
     echo "cli_test: CLI_WRITER not set; hotcopy group skipped"
@@ -1085,9 +1091,9 @@ group_hotcopy() {
   db=$T/hot
   "$CLI_WRITER" "$db" >"$T/acks" 2>"$T/writer.err" &
   writer=$!
-  wait_for '[ "$(tail -1 "$T/acks" | cut -d" " -f2)" -ge 2000 ] 2>/dev/null'
+  wait_for '[ "$(last_acked "$T/acks")" -ge 2000 ] 2>/dev/null'
   for dest in hc1 tar; do
-    acked=$(tail -1 "$T/acks" | cut -d' ' -f2)
+    acked=$(last_acked "$T/acks")
     if [ $dest = tar ]; then
       "$S" copy -q "$db" - >"$T/hot.tar" 2>"$T/err"
       rc=$?
@@ -1138,7 +1144,7 @@ group_watch() {
   db=$T/watch
   "$CLI_WRITER" "$db" >"$T/wacks" 2>"$T/writer.err" &
   writer=$!
-  wait_for '[ "$(tail -1 "$T/wacks" | cut -d" " -f2)" -ge 100 ] 2>/dev/null'
+  wait_for '[ "$(last_acked "$T/wacks")" -ge 100 ] 2>/dev/null'
   run "$S" watch --interval 0.2 --window 3 -n 6 "$db"
   expect_rc 0 "watch -n 6 (CSV on a pipe)"
   check '[ "$(wc -l <"$T/out")" -eq 7 ]' "watch prints a header and 6 lines"
