@@ -45,9 +45,9 @@ python: deps
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install --no-build-isolation --no-index --quiet ./python
 
-# (build: the remote tests start build/strata-server)
+# STRATA_CLI: the C tool, whose output python -m strata's tests compare with their own.
 test-python: python build
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+	STRATA_CLI=$(abspath $(BUILD))/strata $(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
 
 # The extension and the engine built with ASan+UBSan, run by Debian's Python with the ASan
 # runtime preloaded (Python itself is not instrumented; its exit-time leaks are not ours).
@@ -56,7 +56,7 @@ python-asan: deps
 		--build-temp ../$(PY_ASAN)/tmp
 
 test-python-asan: python-asan build
-	PYTHONPATH=$(PY_ASAN)/lib LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	STRATA_CLI=$(abspath $(BUILD))/strata PYTHONPATH=$(PY_ASAN)/lib LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		STRATA_TEST_SCALE=asan $(PYTHON) -m pytest -q -p no:cacheprovider python/tests
 

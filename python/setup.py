@@ -41,6 +41,7 @@ FEATURE_FUNCTIONS = {
     "SP_HAVE_TXN": "strata_txn_begin",
     "SP_HAVE_READONLY": "strata_catch_up",
     "SP_HAVE_CHECKPOINT": "strata_checkpoint",
+    "SP_HAVE_LOADER": "strata_loader_create",
 }
 
 

@@ -7,7 +7,7 @@ set -e
 PKGS="gcc make cmake pkg-config libsnappy-dev libzstd-dev libcmocka-dev libleveldb-dev librocksdb-dev gnuplot-nox lmdb-utils wamerican\
   python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-pytest\
   python3-hypothesis python3-numpy python3-plyvel python3-lmdb python3-rapidjson python3-hiredis mypy\
-  man-db libarchive-dev $*"
+  man-db libarchive-dev python3-tqdm $*"
 # strata-server: libevent and OpenSSL to build it; redis-server (the conformance oracle and the
 # benchmark's peer), redis-tools (redis-cli, redis-benchmark), nutcracker (twemproxy),
 # python3-redis (redis-py) and openssl (test certificates) to test it.

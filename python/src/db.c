@@ -890,6 +890,13 @@ static PyObject *db_catch_up(PyObject *self, PyObject *unused) {
 }
 #endif
 
+#ifdef SP_HAVE_LOADER
+static PyObject *db_loader(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
+  return sp_loader_new((sp_db *)self, args, nargs, kwnames);
+}
+#endif
+
 #ifdef SP_HAVE_CHECKPOINT
 static PyObject *db_checkpoint(PyObject *self, PyObject *arg) {
   sp_db *d = (sp_db *)self;
@@ -981,6 +988,17 @@ static PyMethodDef db_methods[] = {
 #endif
 #ifdef SP_HAVE_CHECKPOINT
     {"checkpoint", db_checkpoint, METH_O, DOC_DB_CHECKPOINT},
+#endif
+#ifdef SP_HAVE_LOADER
+    {"loader", (PyCFunction)(void (*)(void))db_loader, METH_FASTCALL | METH_KEYWORDS,
+     "loader(db=None) -> Loader\n\n"
+     "Starts a sorted bulk load (strata.Loader) into db: None or the DB itself for the main\n"
+     "database, or a SubDB of this database. For filling a new database, an empty\n"
+     "sub-database or an empty key range: add() entries in strictly increasing key order,\n"
+     "then finish() adds them all at once, as sorted tables placed in the deepest level\n"
+     "where nothing overlaps them (no write-ahead log, no compaction).\n\n"
+     "Raises: TypeError, ValueError (db of another database), strata.ReadOnlyError (a\n"
+     "read_only handle), strata.ClosedError.\n" DOC_THREADS_DB},
 #endif
 #ifdef SP_HAVE_SUBDB
     {"_open_db", sp_db_open_db, METH_VARARGS, "_open_db(name, create, cls) (internal: DB.open_db)"},

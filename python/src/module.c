@@ -338,6 +338,10 @@ static PyMethodDef module_methods[] = {
     {"repair", mod_repair, METH_VARARGS,
      "repair(path, errors=None, bytes_messages=False) -> dict\n\nRepairs the database at path "
      "(strata_repair) and returns its report. Internal: see strata.repair_db."},
+    {"check", sp_mod_check, METH_VARARGS,
+     "check(path, errors=None, bytes_messages=False) -> list\n\nVerifies every file of the "
+     "database at path (strata_check) and returns its problems as (file, offset, code, "
+     "message) tuples. Internal: see strata.check_db."},
     {"increment", mod_increment, METH_O,
      "increment(prefix: bytes) -> bytes | None\n\nThe smallest key greater than every key "
      "beginning with prefix; None when prefix is empty or all 0xff bytes."},
@@ -362,6 +366,9 @@ int sp_module_add_types(PyObject *m) {
 #endif
 #ifdef SP_HAVE_TXN
       {"Transaction", &sp_txn_type},
+#endif
+#ifdef SP_HAVE_LOADER
+      {"Loader", &sp_loader_type},
 #endif
   };
   if (sp_pin_init_module()) return -1;
@@ -406,6 +413,9 @@ static int add_features(PyObject *m) {
 #endif
 #ifdef SP_HAVE_CHECKPOINT
       "checkpoint",
+#endif
+#ifdef SP_HAVE_LOADER
+      "loader",
 #endif
       NULL};
   for (int i = 0; names[i]; i++) {

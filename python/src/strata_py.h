@@ -443,6 +443,13 @@ strata_txn *sp_txn_handle(sp_txn *t);
 int sp_txn_is_write(sp_txn *t);
 #endif
 
+/* Sorted bulk load and verification (loader.c) */
+#ifdef SP_HAVE_LOADER
+extern PyTypeObject sp_loader_type;
+PyObject *sp_loader_new(sp_db *d, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+#endif
+PyObject *sp_mod_check(PyObject *self, PyObject *args);
+
 /* Module-level helpers shared by db.c */
 PyObject *sp_increment(PyObject *prefix); /* prefix's successor, or None */
 const char *sp_prefixed_key(PyObject *prefix, const char *k, Py_ssize_t kl, char *buf, size_t bufsz,

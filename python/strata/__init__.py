@@ -24,7 +24,7 @@ the package's README.md for the rules of buffers=True, threads, fork() and close
 """
 
 from . import _strata
-from ._db import DB, FEATURES, PrefixedDB, SubDB, destroy_db, repair_db
+from ._db import DB, FEATURES, PrefixedDB, SubDB, check_db, destroy_db, repair_db
 from ._errors import (ERROR_TABLE, ClosedError, ConflictError, CorruptionError, DecodeError,
                       Error, InvalidArgumentError, IOError, IteratorInvalidError, LockError,
                       NotFoundError, NotSupportedError, ReadOnlyError, RemoteError)
@@ -40,6 +40,8 @@ Snapshot = _strata.Snapshot
 WriteBatch = _strata.WriteBatch
 #: strata.Transaction (DB.begin()), when this build has transactions; else None.
 Transaction = getattr(_strata, "Transaction", None)
+#: strata.Loader (DB.loader(): sorted bulk load), when this build has it; else None.
+Loader = getattr(_strata, "Loader", None)
 
 __version__ = "0.1.0"
 #: The version of the Strata engine compiled in, "major.minor".
@@ -49,7 +51,7 @@ __leveldb_version__ = "1.23"
 
 __all__ = [
     "DB", "PrefixedDB", "SubDB", "Transaction", "FEATURES", "Snapshot", "Iterator", "RawIterator", "BaseIterator", "WriteBatch",
-    "destroy_db", "repair_db",
+    "destroy_db", "repair_db", "check_db", "Loader",
     "Error", "IOError", "LockError", "CorruptionError", "ConflictError", "ReadOnlyError",
     "IteratorInvalidError", "ClosedError", "NotFoundError", "InvalidArgumentError",
     "NotSupportedError", "DecodeError", "RemoteError", "connect", "RemoteDB", "LevelDB",

@@ -8,7 +8,7 @@ from ._errors import ERROR_TABLE, NotSupportedError
 NUM_LEVELS = 7  # LevelDB's config::kNumLevels, the levels Strata's files live in
 
 #: The optional engine parts this build has (see setup.py): "subdb", "txn",
-#: "read_only", "checkpoint".
+#: "read_only", "checkpoint", "loader".
 FEATURES = _strata.FEATURES
 
 
@@ -127,6 +127,8 @@ class DB(_strata.DB):
         catch_up = _missing("read-only opens (strata_catch_up)", "DB.catch_up()")
     if not hasattr(_strata.DB, "checkpoint"):
         checkpoint = _missing("checkpoints (strata_checkpoint)", "DB.checkpoint(path)")
+    if not hasattr(_strata.DB, "loader"):
+        loader = _missing("sorted bulk load (strata_loader_*)", "DB.loader(db=None)")
 
     def stat(self):
         """stat() -> dict
@@ -268,6 +270,24 @@ def destroy_db(name):
     Raises: TypeError, strata.LockError (open somewhere), strata.IOError.
     Thread-safety: any thread (the GIL is released)."""
     _strata.destroy(_fsname(name), ERROR_TABLE, False)
+
+
+def check_db(name):
+    """check_db(name) -> list of (file, offset, code, message)
+
+    Reads every file of the database in directory name (str, bytes or os.PathLike)
+    and reports what is damaged, changing nothing (strata_check): CURRENT and its
+    MANIFEST (record checksums, version edits, tables named but missing or of the
+    wrong size), every table (every block's checksum and format, key order) and every
+    write-ahead log (record checksums, batch format). Each problem is a tuple: the
+    file's full path (str), the byte offset of the damaged block or record (int; 0 for
+    the file as a whole), the engine's error code (int) and a description (str). An
+    empty list: nothing is wrong. The database must not be open (its lock is taken).
+
+    Raises: TypeError, strata.LockError (open somewhere), strata.InvalidArgumentError
+    (no database at name), strata.IOError.
+    Thread-safety: any thread (the GIL is released)."""
+    return _strata.check(_fsname(name), ERROR_TABLE, False)
 
 
 def repair_db(name, **options):

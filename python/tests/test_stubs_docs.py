@@ -10,6 +10,7 @@ import tempfile
 import pytest
 
 import strata
+import strata.cli
 import strata.openleveldb
 import strata.plyvel
 import strata.remote
@@ -21,7 +22,7 @@ except ImportError:  # pragma: no cover
     pass
 
 # stubtest runs per group: it trips over a package checked beside its children
-MODULES = [["strata"], ["strata.plyvel"], ["strata.lmdb"],
+MODULES = [["strata"], ["strata.plyvel"], ["strata.lmdb"], ["strata.cli"],
            ["strata.typed", "strata.remote", "strata._resp", "strata.openleveldb"]]
 
 
@@ -63,8 +64,8 @@ def test_stubtest():
 
 def public_callables():
     seen = set()
-    for mod in (strata, strata.plyvel, strata.plyvel._plyvel, strata.lmdb, strata.typed,
-                strata.remote, strata._resp, strata.openleveldb):
+    for mod in (strata, strata.plyvel, strata.plyvel._plyvel, strata.lmdb, strata.cli,
+                strata.typed, strata.remote, strata._resp, strata.openleveldb):
         for name in getattr(mod, "__all__", dir(mod)):
             if name.startswith("_"):
                 continue

@@ -499,6 +499,9 @@ group_errors() {
   run "$S" scan -q "$T/x"
   expect_rc 2 "unknown short option"
   expect_err "unknown option '-q'" "unknown short option named"
+  run "$S" load -a "$T/x"
+  expect_rc 2 "load -a (restore's option)"
+  expect_err "unknown option '-a'" "load -a is named as unknown"
   run "$S" scan "$T/x" --limit
   expect_rc 2 "option without its argument"
   expect_err "option '--limit' needs an argument" "missing option argument named"
@@ -753,6 +756,16 @@ group_cdbmake() {
     "$S" dump --cdbmake -d "$d" "$T/cdb2" >"$T/b"
     same_file "$T/a" "$T/b" "restore -a round trip of $d"
   done
+  # A sub-database named main goes to %6Dain.cdbmake and comes back as itself.
+  "$S" put -d main "$db" mk mv
+  rm -rf "$T/alldir2" && mkdir "$T/alldir2"
+  "$S" dump -q -a -f "$T/alldir2" "$db" && "$S" restore -q -a -f "$T/alldir2" "$T/cdbmain" ||
+    bad "restore -a of a sub-database named main"
+  run "$S" scan -d main "$T/cdbmain"
+  expect_out 'mk\tmv\n' "restore -a: %6Dain.cdbmake is the sub-database main"
+  run "$S" scan "$T/cdbmain"
+  expect_out '\\x00\t\na\\x0a\t->\\x0a\\x00\n\\xff\t+1,2:\n' "restore -a: main.cdbmake is the main database"
+  "$S" drop "$db" main
   run "$S" restore "$T/cdb3" :main:="$T/cdbdir/m.cdb" s1="$T/cdbdir/s1.cdb"
   expect_rc 0 "restore NAME=FILE..."
   run "$S" dump --cdbmake -d s1 "$T/cdb3"
@@ -1064,6 +1077,12 @@ group_copy() {
 
 # Needs cli_writer (CLI_WRITER) and, for the LevelDB check, ldb_tool
 # (LDB_TOOL), both passed in the environment by cli.cmake.
+# last_acked FILE: the number of cli_writer's last complete "acked N" line
+# (the file may end in a line the writer is still writing).
+last_acked() {
+  sed -n 's/^acked \([0-9][0-9]*\)$/\1/p' "$1" | tail -1
+}
+
 group_hotcopy() {
   if [ -z "$CLI_WRITER" ] || [ ! -x "$CLI_WRITER" ]; then
     echo "cli_test: CLI_WRITER not set; hotcopy group skipped"
@@ -1072,9 +1091,9 @@ group_hotcopy() {
   db=$T/hot
   "$CLI_WRITER" "$db" >"$T/acks" 2>"$T/writer.err" &
   writer=$!
-  wait_for '[ "$(tail -1 "$T/acks" | cut -d" " -f2)" -ge 2000 ] 2>/dev/null'
+  wait_for '[ "$(last_acked "$T/acks")" -ge 2000 ] 2>/dev/null'
   for dest in hc1 tar; do
-    acked=$(tail -1 "$T/acks" | cut -d' ' -f2)
+    acked=$(last_acked "$T/acks")
     if [ $dest = tar ]; then
       "$S" copy -q "$db" - >"$T/hot.tar" 2>"$T/err"
       rc=$?
@@ -1125,7 +1144,7 @@ group_watch() {
   db=$T/watch
   "$CLI_WRITER" "$db" >"$T/wacks" 2>"$T/writer.err" &
   writer=$!
-  wait_for '[ "$(tail -1 "$T/wacks" | cut -d" " -f2)" -ge 100 ] 2>/dev/null'
+  wait_for '[ "$(last_acked "$T/wacks")" -ge 100 ] 2>/dev/null'
   run "$S" watch --interval 0.2 --window 3 -n 6 "$db"
   expect_rc 0 "watch -n 6 (CSV on a pipe)"
   check '[ "$(wc -l <"$T/out")" -eq 7 ]' "watch prints a header and 6 lines"

@@ -232,6 +232,11 @@ static void test_reader_errors(void **state) {
   check_reader("hello\nworld\n", DUMP_DETECT, NULL, 0, 1, "need -T");
   check_reader("VERSION=3\nbogus\n", DUMP_HEADER, NULL, 0, 2, "malformed header");
   check_reader("VERSION=2\n", DUMP_HEADER, NULL, 0, 1, "unsupported VERSION");
+  /* The quoted value ends where the line does (not at the newline after it). */
+  check_reader("VERSION=2\nHEADER=END\n", DUMP_HEADER, NULL, 0, 1,
+               "unsupported VERSION=2 (only 3 is understood)");
+  check_reader("VERSION=3\nduplicates=1\n", DUMP_HEADER, NULL, 0, 2,
+               "duplicates=1: dumps with duplicate keys");
   check_reader("VERSION=3\nformat=ascii\n", DUMP_HEADER, NULL, 0, 2, "unsupported format");
   check_reader("VERSION=3\ntype=hash\n", DUMP_HEADER, NULL, 0, 2, "unsupported type");
   check_reader("VERSION=3\nduplicates=1\n", DUMP_HEADER, NULL, 0, 2, "duplicate keys");

@@ -401,7 +401,10 @@ static int parse(const cli_cmd *cmd, int argc, char **argv, load_run *lr, load_o
     case OPT_NO_BULK: lr->bulk_load = 0; break;
     case 'v': o->verbose = 1; break;
     case 'a':
-      if (!is_restore) return cli_bad_option(cmd, '?', argv);
+      if (!is_restore) {
+        optopt = 'a'; /* getopt knew it (restore's): name it as an unknown one */
+        return cli_bad_option(cmd, '?', argv);
+      }
       o->all = 1;
       break;
     case 'h': cli_help(cmd); return CLI_DONE;
@@ -649,7 +652,9 @@ static int run_restore(const cli_cmd *cmd, int argc, char **argv) {
         break;
       }
       if (!path) goto nomem;
-      ins[nin].name = strcmp(name, "main") ? name : NULL;
+      /* The stem "main" is the main database; "%6Dain" (decoded to "main") is
+       * the sub-database of that name. */
+      ins[nin].name = (dot - files[i] == 4 && !strncmp(files[i], "main", 4)) ? NULL : name;
       ins[nin].file = path;
       for (size_t k = 0; k < nin; k++)
         if (cli_is_main(ins[k].name) ? cli_is_main(ins[nin].name)

@@ -619,28 +619,31 @@ static int header_line(dump_reader *r) {
   int klen = (int)(eq - l);
   const char *v = eq + 1;
   int vlen = (int)(n - (size_t)(v - l));
+  /* At most 20 bytes of a value are quoted; the line is not NUL-terminated
+   * where it ends (its newline may follow), so the length bounds it. */
+  int vshow = vlen < 20 ? vlen : 20;
 #define KEY_IS(s) (klen == (int)strlen(s) && !memcmp(l, s, (size_t)klen))
 #define VAL_IS(s) (vlen == (int)strlen(s) && !memcmp(v, s, (size_t)vlen))
   if (KEY_IS("VERSION")) {
     if (!VAL_IS("3"))
-      return fail(r, r->lineno, "unsupported VERSION=%.20s (only 3 is understood)", v);
+      return fail(r, r->lineno, "unsupported VERSION=%.*s (only 3 is understood)", vshow, v);
   } else if (KEY_IS("format")) {
     if (VAL_IS("print"))
       r->print = 1;
     else if (VAL_IS("bytevalue"))
       r->print = 0;
     else
-      return fail(r, r->lineno, "unsupported format=%.20s (expected print or bytevalue)", v);
+      return fail(r, r->lineno, "unsupported format=%.*s (expected print or bytevalue)", vshow, v);
   } else if (KEY_IS("type")) {
     if (!VAL_IS("btree"))
-      return fail(r, r->lineno, "unsupported type=%.20s (only btree is understood)", v);
+      return fail(r, r->lineno, "unsupported type=%.*s (only btree is understood)", vshow, v);
   } else if (KEY_IS("duplicates") || KEY_IS("dupsort") || KEY_IS("dupfixed") ||
              KEY_IS("integerdup") || KEY_IS("reversedup")) {
     /* A key with several values cannot be stored without losing some. */
     if (!VAL_IS("0"))
       return fail(r, r->lineno,
-                  "%.*s=%.20s: dumps with duplicate keys cannot be loaded (one value per key)",
-                  klen, l, v);
+                  "%.*s=%.*s: dumps with duplicate keys cannot be loaded (one value per key)", klen,
+                  l, vshow, v);
   } else if (KEY_IS("database")) {
     /* The sub-database the dump holds (mdb_dump -s NAME writes it). */
     if (vlen == 0 || (size_t)vlen >= sizeof r->database)
