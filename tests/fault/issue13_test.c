@@ -451,8 +451,10 @@ static int scan_expect_error(strata_db *db, int backward, const char *seek_key) 
   for (; strata_iter_valid(it); backward ? strata_iter_prev(it) : strata_iter_next(it)) {
     size_t kl, vl;
     const char *key = strata_iter_key(it, &kl), *val = strata_iter_value(it, &vl);
-    char want[128];
-    value_of(want, "new", atoi(key + 1));
+    char want[128], num[16];
+    /* The key is not NUL-terminated: parse its digits within kl. */
+    snprintf(num, sizeof num, "%.*s", kl > 1 ? (int)(kl - 1) : 0, key + 1);
+    value_of(want, "new", atoi(num));
     if (vl != strlen(want) || memcmp(val, want, vl) != 0)
       fail_msg("%s scan: %.*s = '%.*s', expected '%s'", backward ? "backward" : "forward", (int)kl,
                key, (int)vl, val, want);
