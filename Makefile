@@ -62,9 +62,11 @@ test-python-asan: python-asan build
 
 test: test-plain test-asan test-python test-python-asan
 
+# python -P: python/ must not come first on sys.path, where the source tree's strata/
+# (without the built extension) would shadow the installed package.
 demo: build python
 	sh scripts/demo.sh $(BUILD)/strata
-	$(VENV)/bin/python python/demo.py
+	$(VENV)/bin/python -P python/demo.py
 
 # The side-by-side benchmark (Strata via leveldb/c.h -- the like-for-like baseline of the
 # ratios --, Strata's native API, LevelDB 1.23, RocksDB): three interleaved rounds of
