@@ -340,11 +340,12 @@ PyObject *sp_mod_check(PyObject *self, PyObject *args) {
   } else if ((list = PyList_New((Py_ssize_t)ps.n))) {
     for (size_t i = 0; i < ps.n; i++) {
       PyObject *file = PyUnicode_DecodeFSDefault(ps.v[i].file);
-      PyObject *what = PyUnicode_DecodeUTF8(ps.v[i].what, (Py_ssize_t)strlen(ps.v[i].what),
-                                            "backslashreplace");
-      PyObject *tup = file && what ? Py_BuildValue("(OKiO)", file, (unsigned long long)ps.v[i].offset,
-                                                   ps.v[i].code, what)
-                                   : NULL;
+      PyObject *what =
+          PyUnicode_DecodeUTF8(ps.v[i].what, (Py_ssize_t)strlen(ps.v[i].what), "backslashreplace");
+      PyObject *tup = file && what
+                          ? Py_BuildValue("(OKiO)", file, (unsigned long long)ps.v[i].offset,
+                                          ps.v[i].code, what)
+                          : NULL;
       Py_XDECREF(file);
       Py_XDECREF(what);
       if (!tup) {
